@@ -1,0 +1,3 @@
+//! CPU kernels of emsweep: the numerical inner loops that the GPU shaders twin.
+//!
+//! This crate depends on nothing in the main crate; it sees plain slices.

@@ -1,0 +1,11 @@
+//! emsweep: a batch simulation engine for validating single-cell neuron e-models.
+//!
+//! The pipeline (see the README): packages are read into e-models (`package`), morphologies into
+//! sections (`morph`) and then NEURON's segments (`discretize`); `cell` builds the cell NEURON would
+//! build from both. `cli` turns command lines into runs; `diag` collects every problem found.
+
+pub mod cli;
+pub mod diag;
+pub mod discretize;
+pub mod morph;
+pub mod package;

@@ -1,0 +1,2 @@
+//! Packages: discover e-model packages under a directory tree and read their JSON/INI dialects
+//! into [`EModel`]s (parameters, distributions, mechanisms per location, protocols, features).

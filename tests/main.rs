@@ -1,0 +1,3 @@
+//! emsweep's integration tests: one binary, one module per area, shared fixture helpers in `common`.
+
+mod common;
