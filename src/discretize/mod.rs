@@ -368,3 +368,273 @@ pub fn discretize(morph: &Morphology, ra_ohm_cm: &[f64]) -> Discretization {
 pub fn discretize_uniform(morph: &Morphology, ra_ohm_cm: f64) -> Discretization {
     discretize(morph, &vec![ra_ohm_cm; morph.sections.len()])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Diagnostics;
+    use crate::morph::{load_morphology, AxonReplacement, Pt3d, Section};
+    use std::f64::consts::PI;
+    use std::path::PathBuf;
+
+    fn straight(x0: f32, x1: f32, d: f32) -> Shape {
+        Shape::Points(Pt3d::section_points(&[
+            [x0, 0.0, 0.0, d],
+            [x1, 0.0, 0.0, d],
+        ]))
+    }
+
+    fn section(
+        kind: SectionKind,
+        index: u32,
+        parent: Option<(u32, f64)>,
+        shape: Shape,
+        nseg: u32,
+    ) -> Section {
+        Section {
+            kind,
+            index,
+            parent: parent.map(|(s, x)| Attachment {
+                section: SectionId(s),
+                x,
+            }),
+            shape,
+            nseg,
+            line: None,
+        }
+    }
+
+    /// soma (L 20, d 20, 1 seg), dend[0] at soma(0.5) (L 100, d 2, 5 segs), dend[1] at
+    /// dend[0](1) (L 40, d 1, 3 segs), axon[0] at soma(1) (stylized L 30, 2 segs).
+    fn cylinders() -> Morphology {
+        Morphology {
+            path: PathBuf::from("cylinders"),
+            sections: vec![
+                section(SectionKind::Soma, 0, None, straight(-10.0, 10.0, 20.0), 1),
+                section(
+                    SectionKind::Axon,
+                    0,
+                    Some((0, 1.0)),
+                    Shape::Stylized {
+                        length_um: 30.0,
+                        diam_um: vec![1.5, 1.0],
+                    },
+                    2,
+                ),
+                section(
+                    SectionKind::Basal,
+                    0,
+                    Some((0, 0.5)),
+                    straight(0.0, 100.0, 2.0),
+                    5,
+                ),
+                section(
+                    SectionKind::Basal,
+                    1,
+                    Some((2, 1.0)),
+                    straight(100.0, 140.0, 1.0),
+                    3,
+                ),
+            ],
+            warnings: Diagnostics::new(),
+        }
+    }
+
+    /// Resistance of a cylinder [MΩ]: Ra [Ω·cm] · L [µm] / (π d² / 4) [µm²] · 1e-2.
+    fn r_cyl(ra: f64, l: f64, d: f64) -> f64 {
+        ra * l / (PI * d * d / 4.0) * 1e-2
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * b.abs() + 1e-12
+    }
+
+    #[test]
+    fn cylinders_have_textbook_areas_resistances_and_distances() {
+        let ra = [100.0, 150.0, 80.0, 80.0];
+        let d = discretize(&cylinders(), &ra);
+        let names: Vec<&str> = d.sections.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["soma[0]", "axon[0]", "dend[0]", "dend[1]"]);
+        assert_eq!(d.segments.len(), 1 + 2 + 5 + 3);
+
+        let soma = &d.segments[0];
+        assert!(close(soma.area_um2, PI * 20.0 * 20.0));
+        assert!(close(soma.ri_megaohm, r_cyl(100.0, 10.0, 20.0)));
+        assert_eq!(soma.distance_um, 0.0);
+
+        // The axon hangs from soma(1): its first segment's ri is its own left half only, the
+        // second's the two halves around the centres; distances go through half the soma.
+        let ax: Vec<&Segment> = d
+            .segments_of(SectionId(1))
+            .map(|s| &d.segments[s.0 as usize])
+            .collect();
+        assert!(close(ax[0].area_um2, PI * 1.5 * 15.0));
+        assert!(close(ax[0].ri_megaohm, r_cyl(150.0, 7.5, 1.5)));
+        assert!(close(
+            ax[1].ri_megaohm,
+            r_cyl(150.0, 7.5, 1.5) + r_cyl(150.0, 7.5, 1.0)
+        ));
+        assert!(close(ax[0].distance_um, 10.0 + 7.5));
+        assert!(close(ax[1].distance_um, 10.0 + 22.5));
+        assert_eq!(ax[1].diam_um, 1.0);
+
+        // dend[0] hangs from soma(0.5): no part of the soma in its distances.
+        let de: Vec<&Segment> = d
+            .segments_of(SectionId(2))
+            .map(|s| &d.segments[s.0 as usize])
+            .collect();
+        for (k, s) in de.iter().enumerate() {
+            assert!(close(s.area_um2, PI * 2.0 * 20.0));
+            assert!(close(s.distance_um, 20.0 * (k as f64 + 0.5)));
+            let r = if k == 0 {
+                r_cyl(80.0, 10.0, 2.0)
+            } else {
+                r_cyl(80.0, 20.0, 2.0)
+            };
+            assert!(close(s.ri_megaohm, r), "{k}: {} vs {r}", s.ri_megaohm);
+        }
+        let d1_first = &d.segments[d.segments_of(SectionId(3)).next().unwrap().0 as usize];
+        assert!(close(d1_first.distance_um, 100.0 + 40.0 / 6.0));
+
+        // Zero-area end nodes carry the last half resistance; dend[1] starts on dend[0]'s end.
+        let g = &d.sections[2];
+        let end = &d.nodes[g.end_node.index()];
+        assert_eq!(end.area_um2, 0.0);
+        assert!(close(end.ri_megaohm, r_cyl(80.0, 10.0, 2.0)));
+        assert_eq!(d.sections[3].start_node, g.end_node);
+        // dend[0] starts on the soma's centre node, the axon on the soma's end node.
+        assert_eq!(d.sections[2].start_node, d.segments[0].node);
+        assert_eq!(d.sections[1].start_node, d.sections[0].end_node);
+    }
+
+    #[test]
+    fn node_tree_counts_and_order() {
+        let d = discretize_uniform(&cylinders(), 100.0);
+        // One node per segment, one x = 1 node per section, the root's x = 0 node.
+        assert_eq!(d.nodes.len(), d.segments.len() + d.sections.len() + 1);
+        assert_eq!(d.nodes[0].parent, None);
+        for (i, n) in d.nodes.iter().enumerate().skip(1) {
+            let p = n.parent.expect("only the first node has no parent");
+            assert!(p.index() < i);
+            assert!(close(n.g_axial_us * n.ri_megaohm, 1.0));
+        }
+        for (i, s) in d.segments.iter().enumerate() {
+            assert_eq!(d.nodes[s.node.index()].segment, Some(SegmentId(i as u32)));
+            assert_eq!(d.nodes[s.node.index()].area_um2, s.area_um2);
+        }
+    }
+
+    /// A random tree: each section i > 0 hangs from an earlier one at 0, 0.5 or 1, with random
+    /// lengths, diameters and segment counts; section order shuffled by kind so that parents
+    /// may come after their children in section order.
+    fn random_tree(
+        parents: &[(usize, u8)],
+        lens: &[f32],
+        nsegs: &[u32],
+        kinds: &[u8],
+    ) -> Morphology {
+        let kind_of = |k: u8| match k % 3 {
+            0 => SectionKind::Axon,
+            1 => SectionKind::Basal,
+            _ => SectionKind::Apical,
+        };
+        let mut sections = vec![section(
+            SectionKind::Soma,
+            0,
+            None,
+            straight(0.0, 10.0, 10.0),
+            1,
+        )];
+        let mut count = [0u32; 3];
+        for i in 0..parents.len() {
+            let (p, xsel) = parents[i];
+            let x = [0.0, 0.5, 1.0][usize::from(xsel % 3)];
+            let k = kind_of(kinds[i]);
+            let idx = &mut count[usize::from(kinds[i] % 3)];
+            sections.push(section(
+                k,
+                *idx,
+                Some(((p % (i + 1)) as u32, x)),
+                straight(0.0, lens[i], 1.0 + lens[i] / 100.0),
+                nsegs[i],
+            ));
+            *idx += 1;
+        }
+        Morphology {
+            path: PathBuf::from("random"),
+            sections,
+            warnings: Diagnostics::new(),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parents_precede_children(
+            spec in proptest::collection::vec((0usize..50, 0u8..3, 1.0f32..300.0, 1u32..8, 0u8..3), 1..40)
+        ) {
+            let parents: Vec<(usize, u8)> = spec.iter().map(|s| (s.0, s.1)).collect();
+            let lens: Vec<f32> = spec.iter().map(|s| s.2).collect();
+            let nsegs: Vec<u32> = spec.iter().map(|s| s.3).collect();
+            let kinds: Vec<u8> = spec.iter().map(|s| s.4).collect();
+            let m = random_tree(&parents, &lens, &nsegs, &kinds);
+            let d = discretize_uniform(&m, 100.0);
+            proptest::prop_assert_eq!(d.nodes.len(), d.segments.len() + d.sections.len() + 1);
+            for (i, n) in d.nodes.iter().enumerate() {
+                match n.parent {
+                    None => proptest::prop_assert_eq!(i, 0),
+                    Some(p) => proptest::prop_assert!(p.index() < i),
+                }
+            }
+            // Distances never decrease from a segment to the next one of its section.
+            for s in 0..d.sections.len() {
+                let segs: Vec<f64> = d.segments_of(SectionId(s as u32)).map(|g| d.segments[g.0 as usize].distance_um).collect();
+                for w in segs.windows(2) {
+                    proptest::prop_assert!(w[1] > w[0]);
+                }
+            }
+            let order = m.topological_order();
+            proptest::prop_assert_eq!(order.len(), m.sections.len());
+        }
+    }
+
+    /// The unpacked real packages (`EMSWEEP_CACHE`, else `<repo>/.cache`); panics with what to
+    /// do when they are missing (tests never skip).
+    fn real_packages() -> PathBuf {
+        let cache = std::env::var_os("EMSWEEP_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"));
+        let dir = cache.join("packages");
+        assert!(
+            dir.is_dir(),
+            "the real e-model packages are missing from {}: run the bootstrap first (bash scripts/bootstrap.sh)",
+            dir.display()
+        );
+        dir
+    }
+
+    #[test]
+    fn sscx_sample_cell_has_neurons_counts() {
+        let path = real_packages().join(
+            "emodelrunner/sscx_sample_dir/morphology/dend-C231296A-P4B2_axon-C200897C-P2_-_Scale_x1.000_y0.975_z1.000.asc",
+        );
+        let m = load_morphology(&path, AxonReplacement::SscxMyelin).unwrap();
+        let d = discretize_uniform(&m, 100.0);
+        assert_eq!(d.sections.len(), 66);
+        assert_eq!(d.segments.len(), 196);
+        let count = |list: SectionList| {
+            let secs: Vec<SectionId> = d.sections_in(list).collect();
+            let segs: u32 = secs.iter().map(|s| d.sections[s.index()].nseg).sum();
+            (secs.len(), segs)
+        };
+        assert_eq!(count(SectionList::Somatic), (1, 1));
+        assert_eq!(count(SectionList::Axonal), (2, 10));
+        assert_eq!(count(SectionList::Basal), (33, 87));
+        assert_eq!(count(SectionList::Apical), (29, 93));
+        assert_eq!(count(SectionList::Myelinated), (1, 5));
+        // The soma NEURON builds from the contour (PACKAGES.md): L, diam, area.
+        let soma = &d.segments[0];
+        assert!((d.sections[0].length_um - 22.7225).abs() < 1e-4);
+        assert!((soma.diam_um - 9.2732).abs() < 1e-4);
+        assert!((soma.area_um2 - 758.90).abs() < 1e-2);
+    }
+}

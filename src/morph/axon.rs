@@ -241,3 +241,175 @@ fn remove_axon(morph: &mut Morphology) -> Result<(), Diagnostics> {
     morph.sections = kept;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::morph::{nseg_for_length, Pt3d};
+    use std::path::PathBuf;
+
+    /// A straight section along x from `x0` over `len`, diameter going linearly from d0 to d1
+    /// through 5 points.
+    fn taper(x0: f32, len: f32, d0: f32, d1: f32) -> Shape {
+        let v: Vec<[f32; 4]> = (0..5)
+            .map(|i| {
+                let t = i as f32 / 4.0;
+                [x0 + t * len, 0.0, 0.0, d0 + t * (d1 - d0)]
+            })
+            .collect();
+        Shape::Points(Pt3d::section_points(&v))
+    }
+
+    /// soma[0] (L 10) with a chain of axon sections `(len, d0, d1)` from soma(0.5), and one
+    /// dendrite; nseg by the 40 µm rule, as after Import3d.
+    fn cell(axon: &[(f32, f32, f32)]) -> Morphology {
+        let mut sections = vec![Section {
+            kind: SectionKind::Soma,
+            index: 0,
+            parent: None,
+            shape: taper(-5.0, 10.0, 10.0, 10.0),
+            nseg: 1,
+            line: None,
+        }];
+        let mut x = 0.0;
+        for (k, &(len, d0, d1)) in axon.iter().enumerate() {
+            let parent = if k == 0 {
+                Attachment {
+                    section: SectionId(0),
+                    x: 0.5,
+                }
+            } else {
+                Attachment {
+                    section: SectionId(k as u32),
+                    x: 1.0,
+                }
+            };
+            sections.push(Section {
+                kind: SectionKind::Axon,
+                index: k as u32,
+                parent: Some(parent),
+                shape: taper(x, len, d0, d1),
+                nseg: 1,
+                line: None,
+            });
+            x += len;
+        }
+        sections.push(Section {
+            kind: SectionKind::Basal,
+            index: 0,
+            parent: Some(Attachment {
+                section: SectionId(0),
+                x: 0.5,
+            }),
+            shape: taper(0.0, 100.0, 2.0, 1.0),
+            nseg: 1,
+            line: None,
+        });
+        for s in &mut sections {
+            s.nseg = nseg_for_length(s.length_um());
+        }
+        Morphology {
+            path: PathBuf::from("cell"),
+            sections,
+            warnings: Diagnostics::new(),
+        }
+    }
+
+    fn stylized(m: &Morphology, i: usize) -> (SectionKind, u32, f64, Vec<f64>, Attachment) {
+        let s = &m.sections[i];
+        match &s.shape {
+            Shape::Stylized { length_um, diam_um } => (
+                s.kind,
+                s.index,
+                *length_um,
+                diam_um.clone(),
+                s.parent.unwrap(),
+            ),
+            Shape::Points(_) => panic!("{} is not stylized", s.name()),
+        }
+    }
+
+    fn assert_close(got: &[f64], want: &[f64]) {
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-12, "{got:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn sscx_taper_samples_six_micron_segments_and_adds_myelin() {
+        // axon[0]: 12 µm, 3 -> 1 (3 sampling segments: centre diameters 8/3, 2, 4/3);
+        // axon[1]: 18 µm of 1.5 (3 segments); axon[2]: 60 µm of 1 (11 segments, 4 taken).
+        let mut m = cell(&[(12.0, 3.0, 1.0), (18.0, 1.5, 1.5), (60.0, 1.0, 1.0)]);
+        replace(&mut m, AxonReplacement::SscxMyelin).unwrap();
+        let names: Vec<String> = m.sections.iter().map(Section::name).collect();
+        assert_eq!(
+            names,
+            ["soma[0]", "dend[0]", "axon[0]", "axon[1]", "myelin[0]"]
+        );
+        let (_, _, l0, d0, p0) = stylized(&m, 2);
+        assert_eq!((l0, p0.section, p0.x), (30.0, SectionId(0), 1.0));
+        assert_close(&d0, &[8.0 / 3.0, 2.0, 4.0 / 3.0, 1.5, 1.5]);
+        let (_, _, l1, d1, p1) = stylized(&m, 3);
+        assert_eq!((l1, p1.section, p1.x), (30.0, SectionId(2), 1.0));
+        assert_close(&d1, &[1.5, 1.0, 1.0, 1.0, 1.0]);
+        let (kind, _, lm, dm, pm) = stylized(&m, 4);
+        assert_eq!(
+            (kind, lm, pm.section, pm.x),
+            (SectionKind::Myelin, 1000.0, SectionId(3), 1.0)
+        );
+        assert_close(&dm, &[1.0; 5]);
+        assert_eq!(m.sections[4].nseg, 5);
+        // The dendrite still hangs from the soma.
+        assert_eq!(m.sections[1].parent.unwrap().section, SectionId(0));
+    }
+
+    #[test]
+    fn thalamus_pads_with_the_second_last_diameter_and_has_no_myelin() {
+        let mut m = cell(&[(12.0, 3.0, 1.0)]);
+        replace(&mut m, AxonReplacement::Thalamus).unwrap();
+        assert_eq!(m.sections.len(), 4);
+        assert_close(&stylized(&m, 2).3, &[8.0 / 3.0, 2.0, 4.0 / 3.0, 2.0, 2.0]);
+        assert_close(&stylized(&m, 3).3, &[2.0; 5]);
+        assert!(m.sections.iter().all(|s| s.kind != SectionKind::Myelin));
+    }
+
+    #[test]
+    fn sscx_taper_refuses_a_short_axon() {
+        let mut m = cell(&[(12.0, 3.0, 1.0)]);
+        let err = replace(&mut m, AxonReplacement::SscxMyelin).unwrap_err();
+        assert_eq!(err.iter().next().unwrap().kind, "axon-replacement");
+        let mut none = cell(&[]);
+        assert!(replace(&mut none, AxonReplacement::Thalamus).is_err());
+    }
+
+    #[test]
+    fn bluepyopt_stub_takes_the_first_diameter_beyond_60_microns() {
+        // axon[0]: 40 µm, 3 -> 1, 3 segments: centre segment's mean diameter 2; its middle is
+        // 20 µm from soma(0.5). axon[1]: 30 µm of 1.375, middle at 55 µm. axon[2]: 30 µm of 1.25,
+        // middle at 85 µm: the first beyond 60.
+        let mut m = cell(&[(40.0, 3.0, 1.0), (30.0, 1.375, 1.375), (30.0, 1.25, 1.25)]);
+        replace(&mut m, AxonReplacement::BluePyOpt).unwrap();
+        assert_eq!(m.sections.len(), 4);
+        let (k0, i0, l0, d0, p0) = stylized(&m, 2);
+        let (k1, i1, l1, d1, p1) = stylized(&m, 3);
+        assert_eq!(
+            (k0, i0, l0, p0.section, p0.x),
+            (SectionKind::Axon, 0, 30.0, SectionId(0), 1.0)
+        );
+        assert_eq!(
+            (k1, i1, l1, p1.section, p1.x),
+            (SectionKind::Axon, 1, 30.0, SectionId(2), 1.0)
+        );
+        assert_close(&d0, &[2.0]);
+        assert_close(&d1, &[1.25]);
+        // One axon section: its diameter twice; none: 1 µm.
+        let mut one = cell(&[(40.0, 3.0, 1.0)]);
+        replace(&mut one, AxonReplacement::BluePyOpt).unwrap();
+        assert_close(&stylized(&one, 3).3, &[2.0]);
+        let mut none = cell(&[]);
+        replace(&mut none, AxonReplacement::BluePyOpt).unwrap();
+        assert_close(&stylized(&none, 2).3, &[1.0]);
+        assert_close(&stylized(&none, 3).3, &[1.0]);
+    }
+}

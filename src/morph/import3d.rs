@@ -355,7 +355,8 @@ pub fn contour_to_centroid(points: &[[f64; 4]]) -> Result<Vec<[f64; 4]>, String>
     let mut minor = [vectors[0][imid], vectors[1][imid], 0.0];
     let minor_mag = dot3(&minor, &minor).sqrt();
     let major_mag = dot3(&major, &major).sqrt();
-    if !(minor_mag / (major_mag + 1e-100) >= 1e-6) {
+    let ratio = minor_mag / (major_mag + 1e-100);
+    if ratio.is_nan() || ratio < 1e-6 {
         return Err(
             "failed to compute the soma centroid from the contour (NEURON fails too)".into(),
         );
@@ -387,7 +388,7 @@ pub fn contour_to_centroid(points: &[[f64; 4]]) -> Result<Vec<[f64; 4]>, String>
     let lo = all[1];
     let hi = all[all.len() - 2];
     let step = (hi - lo) / 20.0;
-    if !(step > 0.0) {
+    if step.is_nan() || step <= 0.0 {
         return Err("the soma contour is degenerate: it has no extent along its main axis".into());
     }
     // Vector.indgen(start, end, step): floor((end - start)/step + 1e-9) + 1 values.
@@ -475,18 +476,14 @@ pub fn symmetric_eigen3(mut a: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
             let c = 1.0 / (t * t + 1.0).sqrt();
             let s = t * c;
             // A <- J^T A J with J the rotation in the (p, q) plane.
-            for k in 0..3 {
-                let akp = a[k][p];
-                let akq = a[k][q];
-                a[k][p] = c * akp - s * akq;
-                a[k][q] = s * akp + c * akq;
+            for row in a.iter_mut() {
+                let (akp, akq) = (row[p], row[q]);
+                row[p] = c * akp - s * akq;
+                row[q] = s * akp + c * akq;
             }
-            for k in 0..3 {
-                let apk = a[p][k];
-                let aqk = a[q][k];
-                a[p][k] = c * apk - s * aqk;
-                a[q][k] = s * apk + c * aqk;
-            }
+            let (rp, rq) = (a[p], a[q]);
+            a[p] = std::array::from_fn(|k| c * rp[k] - s * rq[k]);
+            a[q] = std::array::from_fn(|k| s * rp[k] + c * rq[k]);
             for row in &mut v {
                 let vkp = row[p];
                 let vkq = row[q];
@@ -501,6 +498,7 @@ pub fn symmetric_eigen3(mut a: [[f64; 3]; 3]) -> ([f64; 3], [[f64; 3]; 3]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::morph::Section;
 
     #[test]
     fn eigen_of_a_rotated_diagonal_matrix() {
@@ -576,5 +574,116 @@ mod tests {
         make_increasing(&mut d, &mut r);
         assert_eq!(d, vec![0.0, 1.0, 2.0, 3.0]);
         assert_eq!(r, vec![0.0, 1.0, 3.0, 5.0]);
+    }
+
+    fn raw(kind: SectionKind, points: Vec<[f64; 4]>, parent: Option<usize>, x: f64) -> RawSection {
+        RawSection {
+            kind,
+            points,
+            contour: false,
+            parent,
+            parent_x: x,
+            pos: Some(LineCol { line: 1, col: 1 }),
+        }
+    }
+
+    #[test]
+    fn instantiate_names_orders_and_drops_like_import3d() {
+        let p = |x: f64, d: f64| [x, 0.0, 0.0, d];
+        let cell = RawCell {
+            sections: vec![
+                raw(
+                    SectionKind::Soma,
+                    vec![p(0.0, 5.0), p(10.0, 5.0)],
+                    None,
+                    1.0,
+                ),
+                raw(
+                    SectionKind::Apical,
+                    vec![p(10.0, 2.0), p(20.0, 2.0)],
+                    Some(0),
+                    1.0,
+                ),
+                // one point: dropped, its child moves to the apical root at 1
+                raw(SectionKind::Apical, vec![p(20.0, 1.0)], Some(1), 1.0),
+                raw(
+                    SectionKind::Apical,
+                    vec![p(20.0, 1.0), p(30.0, 1.0)],
+                    Some(2),
+                    1.0,
+                ),
+                raw(
+                    SectionKind::Basal,
+                    vec![p(5.0, 1.0), p(-10.0, 1.0)],
+                    Some(0),
+                    0.5,
+                ),
+                // zero length within 1e-11: dropped
+                raw(
+                    SectionKind::Basal,
+                    vec![p(-10.0, 1.0), p(-10.0 + 1e-12, 1.0)],
+                    Some(4),
+                    1.0,
+                ),
+                raw(
+                    SectionKind::Axon,
+                    vec![p(5.0, 1.0), p(5.0, 1.0), p(-20.0, 1.0)],
+                    Some(0),
+                    0.5,
+                ),
+            ],
+            warnings: Diagnostics::new(),
+        };
+        let m = instantiate(cell, Path::new("x.asc")).unwrap();
+        let names: Vec<String> = m.sections.iter().map(Section::name).collect();
+        assert_eq!(
+            names,
+            ["soma[0]", "axon[0]", "dend[0]", "apic[0]", "apic[1]"]
+        );
+        let parents: Vec<Option<(u32, f64)>> = m
+            .sections
+            .iter()
+            .map(|s| s.parent.map(|a| (a.section.0, a.x)))
+            .collect();
+        assert_eq!(
+            parents,
+            [
+                None,
+                Some((0, 0.5)),
+                Some((0, 0.5)),
+                Some((0, 1.0)),
+                Some((3, 1.0))
+            ]
+        );
+        let kinds: Vec<&str> = m.warnings.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds, ["morph-section-removed", "morph-section-removed"]);
+        // A repeated point is kept (it adds no length).
+        assert_eq!(m.sections[1].length_um(), 25.0);
+    }
+
+    #[test]
+    fn points_are_stored_as_neuron_stores_them() {
+        // 0.1 + 1e-9 prints as 0.1 with %.8g; the float of 0.1 is then stored.
+        let v = neuron_pt3d_value(0.1 + 1e-9);
+        assert_eq!(v, 0.1f32);
+        // Arc lengths: single-precision differences, double-precision sums.
+        let pts = Pt3d::section_points(&[[0.1, 0.0, 0.0, 1.0], [0.3, 0.0, 0.0, 1.0]]);
+        assert_eq!(pts[1].arc_um, f64::from(0.3f32 - 0.1f32));
+        assert_ne!(pts[1].arc_um, f64::from(0.3f32) - f64::from(0.1f32));
+    }
+
+    #[test]
+    fn a_tree_without_soma_is_an_error() {
+        let cell = RawCell {
+            sections: vec![raw(
+                SectionKind::Basal,
+                vec![[0.0, 0.0, 0.0, 1.0], [1.0, 0.0, 0.0, 1.0]],
+                None,
+                1.0,
+            )],
+            warnings: Diagnostics::new(),
+        };
+        let err = instantiate(cell, Path::new("x.swc")).unwrap_err();
+        assert_eq!(err.iter().next().unwrap().kind, "morph-no-soma");
     }
 }

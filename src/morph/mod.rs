@@ -329,3 +329,57 @@ pub fn load_morphology(path: &Path, axon: AxonReplacement) -> Result<Morphology,
     axon::replace(&mut morph, axon)?;
     Ok(morph)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forty_micron_rule() {
+        assert_eq!(nseg_for_length(0.5), 1);
+        assert_eq!(nseg_for_length(39.999), 1);
+        assert_eq!(nseg_for_length(40.0), 3);
+        assert_eq!(nseg_for_length(125.0), 7);
+    }
+
+    #[test]
+    fn load_reports_unreadable_and_unknown_files() {
+        let err =
+            load_morphology(Path::new("/nonexistent/cell.asc"), AxonReplacement::None).unwrap_err();
+        assert_eq!(err.iter().next().unwrap().kind, "morph-read");
+        let dir = std::env::temp_dir().join(format!("emsweep-morph-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let h5 = dir.join("cell.h5");
+        std::fs::write(&h5, "x").unwrap();
+        let err = load_morphology(&h5, AxonReplacement::None).unwrap_err();
+        let d = err.iter().next().unwrap();
+        assert_eq!((d.kind, d.file.as_path()), ("morph-format", h5.as_path()));
+        // The extension is matched case-insensitively; errors name the file.
+        let swc = dir.join("cell.SWC");
+        std::fs::write(&swc, "1 1 0 0 0 5 -1\n2 3 0 0 oops 1 1\n").unwrap();
+        let err = load_morphology(&swc, AxonReplacement::None).unwrap_err();
+        let d = err.iter().next().unwrap();
+        assert_eq!(d.kind, "swc-bad-line");
+        assert_eq!(d.render(None), format!("error[swc-bad-line]: {}:2:1: field 5 `oops` is not a number\n    = an SWC point line is `id type x y z radius parent`", swc.display()));
+        // A valid file goes through the whole pipeline.
+        std::fs::write(
+            &swc,
+            "1 1 -5 0 0 5 -1\n2 1 0 0 0 5 1\n3 1 5 0 0 5 2\n4 3 5 0 0 1 3\n5 3 95 0 0 1 4\n",
+        )
+        .unwrap();
+        let m = load_morphology(&swc, AxonReplacement::None).unwrap();
+        let summary: Vec<(String, u32, f64)> = m
+            .sections
+            .iter()
+            .map(|s| (s.name(), s.nseg, s.length_um()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("soma[0]".to_string(), 1, 10.0),
+                ("dend[0]".to_string(), 5, 90.0)
+            ]
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -11,8 +11,9 @@
 //! style (both outer points children of the middle, equal diameters, length ≈ diameter)
 //! becomes a sphere.
 //!
-//! Errors (with the line): a line that is not 7 numbers, a duplicate id, a parent id that is
-//! no point of the file or not smaller than the point's id, several roots.
+//! Errors (with the line): a line that is not 7 numbers, ids out of increasing order (NEURON's
+//! reader fails on those), a duplicate id, a parent id that is no point of the file or not
+//! smaller than the point's id, several roots.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -77,13 +78,31 @@ pub fn parse(text: &str, path: &Path) -> Result<RawCell, Diagnostics> {
         ));
         return Err(diags);
     }
-    samples.sort_by_key(|s| s.id);
     let at = |s: &Sample| {
         Some(LineCol {
             line: s.line,
             col: 1,
         })
     };
+    // NEURON 9.0.2's reader fails on files whose ids are not increasing (its sorting code
+    // refers to an undefined name), so such files have no NEURON cell to reproduce.
+    if let Some(w) = samples.windows(2).find(|w| w[1].id < w[0].id) {
+        diags.push(
+            Diagnostic::error(
+                "swc-unsorted",
+                path,
+                at(&w[1]),
+                format!(
+                    "id {} comes after id {}: ids must increase down the file",
+                    w[1].id, w[0].id
+                ),
+            )
+            .with_note(
+                "NEURON's Import3d fails on SWC files with unsorted ids; sort the lines by id",
+            ),
+        );
+        return Err(diags);
+    }
     let mut index_of: BTreeMap<i64, usize> = BTreeMap::new();
     for (i, s) in samples.iter().enumerate() {
         if let Some(&j) = index_of.get(&s.id) {
@@ -239,10 +258,10 @@ fn sections(
     }
     let mut soma_children = vec![0usize; n];
     let mut soma_points = usize::from(soma(0));
-    for i in 1..n {
+    for (i, pi) in parent.iter().enumerate().skip(1) {
         if soma(i) {
             soma_points += 1;
-            if let Some(p) = parent[i] {
+            if let Some(p) = *pi {
                 if soma(p) {
                     soma_children[p] += 1;
                 }
@@ -527,6 +546,10 @@ mod tests {
             vec![("swc-unknown-type", 2)]
         );
         assert_eq!(errors("# nothing\n"), vec![("swc-empty", 0)]);
+        assert_eq!(
+            errors("1 1 0 0 0 1 -1\n3 3 0 0 1 1 1\n2 3 0 0 1 1 1\n"),
+            vec![("swc-unsorted", 3)]
+        );
         assert_eq!(errors("1 1 0 0 0 1.5.2 -1\n"), vec![("swc-bad-line", 1)]);
     }
 }
