@@ -239,10 +239,15 @@ fn lex_number(s: &str, start: usize) -> Option<(usize, Tok)> {
 /// Reads an ASC file's text (its path is used in diagnostics only).
 pub fn parse(text: &str, path: &Path) -> Result<RawCell, Diagnostics> {
     let tokens = lex(text);
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect();
     let mut p = Parser {
         text,
         path,
         tokens,
+        line_starts,
+        depth: 0,
         pos: 0,
         sections: Vec::new(),
         warnings: Diagnostics::new(),
@@ -257,10 +262,18 @@ pub fn parse(text: &str, path: &Path) -> Result<RawCell, Diagnostics> {
 
 type PResult<T> = Result<T, Diagnostic>;
 
+/// Deepest nesting of branches or sets accepted (real files nest a few dozen levels; the
+/// limit keeps a hostile file from exhausting the stack).
+const MAX_DEPTH: usize = 1000;
+
 struct Parser<'a> {
     text: &'a str,
     path: &'a Path,
     tokens: Vec<Token>,
+    /// Byte offset of the start of each line.
+    line_starts: Vec<usize>,
+    /// Current nesting of branches and sets.
+    depth: usize,
     pos: usize,
     sections: Vec<RawSection>,
     warnings: Diagnostics,
@@ -284,7 +297,18 @@ impl Parser<'_> {
 
     fn line_col(&self, token_index: usize) -> LineCol {
         let i = token_index.min(self.tokens.len() - 1);
-        LineCol::of_offset(self.text, self.tokens[i].offset)
+        let offset = self.tokens[i].offset;
+        // The line holding `offset`: the last line start at or before it.
+        let line = self.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = self.line_starts[line - 1];
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(0, |t| t.chars().count());
+        LineCol {
+            line: line as u32,
+            col: col as u32 + 1,
+        }
     }
 
     fn here(&self) -> LineCol {
@@ -453,6 +477,13 @@ impl Parser<'_> {
 
     /// `( set "name" objects )`: read and dropped.
     fn set(&mut self) -> PResult<()> {
+        self.enter()?;
+        let result = self.set_inner();
+        self.depth -= 1;
+        result
+    }
+
+    fn set_inner(&mut self) -> PResult<()> {
         self.expect_lpar()?;
         if *self.cur() != Tok::Set {
             return Err(self.error("`set`"));
@@ -608,6 +639,26 @@ impl Parser<'_> {
     }
 
     fn branch(&mut self, kind: SectionKind, parent: Option<usize>) -> PResult<()> {
+        self.enter()?;
+        let result = self.branch_inner(kind, parent);
+        self.depth -= 1;
+        result
+    }
+
+    fn enter(&mut self) -> PResult<()> {
+        if self.depth >= MAX_DEPTH {
+            return Err(Diagnostic::error(
+                "asc-too-deep",
+                self.path,
+                Some(self.here()),
+                format!("branches or sets nested more than {MAX_DEPTH} deep"),
+            ));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn branch_inner(&mut self, kind: SectionKind, parent: Option<usize>) -> PResult<()> {
         let start = self.here();
         let mut points = Vec::new();
         // The first item may be a marker (whose points join the branch) or a property.
@@ -969,5 +1020,40 @@ mod tests {
                 Tok::Eof
             ]
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let depth = 5000;
+        let mut t = String::from(
+            "(\"CellBody\" (0 0 0 0) (1 0 0 0) (1 1 0 0))\n((Dendrite) (0 0 0 1) (1 1 0 1)\n",
+        );
+        for _ in 0..depth {
+            t.push_str("( (1 1 0 1) (2 2 0 1)\n");
+        }
+        let (kind, _, _) = first_error(&t);
+        assert_eq!(kind, "asc-too-deep");
+    }
+
+    proptest::proptest! {
+        /// Any soup of ASC-like fragments is read or rejected, never a panic; what is read can be
+        /// instantiated and discretised.
+        #[test]
+        fn never_panics(parts in proptest::collection::vec(0usize..24, 0..120)) {
+            const FRAGMENTS: [&str; 24] = [
+                "(", ")", "(", ")", "(\"CellBody\"", "(Dendrite)", "(Axon)", "(Apical)", "(Color Red)",
+                "(1 2 3 4)", "(0 0 0 0)", "(5 -1 2 0.5)", "|", "Normal", "<", ">", ",", "\"txt\"",
+                "; c\n", "\n", "1e3", "(Cross (1 2 3 4))", "(1 1)", "(2 2 2 2 S1)",
+            ];
+            let text: String = parts.iter().map(|&i| FRAGMENTS[i]).collect::<Vec<_>>().join(" ");
+            if let Ok(raw) = parse(&text, Path::new("fuzz.asc")) {
+                if let Ok(mut m) = super::super::import3d::instantiate(raw, Path::new("fuzz.asc")) {
+                    for s in &mut m.sections {
+                        s.nseg = super::super::nseg_for_length(s.length_um());
+                    }
+                    let _ = crate::discretize::discretize_uniform(&m, 100.0);
+                }
+            }
+        }
     }
 }

@@ -146,11 +146,12 @@ pub fn instantiate(raw: RawCell, path: &Path) -> Result<Morphology, Diagnostics>
     }
 
     // New ids: kinds in NEURON's creation order, file order within a kind.
-    const CREATION_ORDER: [SectionKind; 4] = [
+    const CREATION_ORDER: [SectionKind; 5] = [
         SectionKind::Soma,
         SectionKind::Axon,
         SectionKind::Basal,
         SectionKind::Apical,
+        SectionKind::Myelin,
     ];
     let mut new_id: Vec<Option<SectionId>> = vec![None; sections.len()];
     let mut order: Vec<usize> = Vec::with_capacity(sections.len());

@@ -552,4 +552,31 @@ mod tests {
         );
         assert_eq!(errors("1 1 0 0 0 1.5.2 -1\n"), vec![("swc-bad-line", 1)]);
     }
+
+    proptest::proptest! {
+        /// Random point lists (random parents, types, positions) are read or rejected, never a
+        /// panic; what is read can be instantiated and discretised.
+        #[test]
+        fn never_panics(
+            pts in proptest::collection::vec((0u32..6, -3i32..12, -20i32..20, -20i32..20, 0u32..4), 1..30)
+        ) {
+            let mut text = String::new();
+            for (i, &(t, dp, x, y, r)) in pts.iter().enumerate() {
+                let id = i as i32 + 1;
+                let pid = if i == 0 { -1 } else { (id - 1 - dp).max(-1) };
+                text.push_str(&format!("{id} {t} {x} {y} 0 {r} {pid}\n"));
+            }
+            if let Ok(raw) = parse(&text, Path::new("fuzz.swc")) {
+                if let Ok(mut m) = super::super::import3d::instantiate(raw, Path::new("fuzz.swc")) {
+                    for s in &mut m.sections {
+                        s.nseg = super::super::nseg_for_length(s.length_um());
+                    }
+                    let d = crate::discretize::discretize_uniform(&m, 100.0);
+                    for (k, n) in d.nodes.iter().enumerate() {
+                        proptest::prop_assert!(n.parent.is_none_or(|p| p.index() < k));
+                    }
+                }
+            }
+        }
+    }
 }
