@@ -605,7 +605,7 @@ mod tests {
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"));
         let dir = cache.join("packages");
         assert!(
-            dir.is_dir(),
+            dir.join(".complete").exists(),
             "the real e-model packages are missing from {}: run the bootstrap first (bash scripts/bootstrap.sh)",
             dir.display()
         );
@@ -636,5 +636,44 @@ mod tests {
         assert!((d.sections[0].length_um - 22.7225).abs() < 1e-4);
         assert!((soma.diam_um - 9.2732).abs() < 1e-4);
         assert!((soma.area_um2 - 758.90).abs() < 1e-2);
+    }
+
+    /// Section and segment counts per list that NEURON 9.0.2 gives the other sample cells
+    /// (read from NEURON through EModelRunner / BluePyEModel).
+    #[test]
+    fn other_sample_cells_have_neurons_counts() {
+        let pk = real_packages();
+        // (file, replacement, [(list, sections, segments)])
+        let cases: [(&str, AxonReplacement, [(SectionList, usize, u32); 3]); 4] = [
+            (
+                "emodelrunner/thalamus_sample_dir/morphology/dend-jy180118_C_idD_axon-AA0318_-_Scale_x1.000_y1.050_z1.000.asc",
+                AxonReplacement::Thalamus,
+                [(SectionList::All, 138, 512), (SectionList::Axonal, 2, 10), (SectionList::Basal, 135, 501)],
+            ),
+            (
+                "emodelrunner/synplas_sample_dir/morphology/dend-C120398A-P3_axon-sm100429a1-5_INT_idG_-_Scale_x1.000_y0.975_z1.000.asc",
+                AxonReplacement::SscxMyelin,
+                [(SectionList::All, 58, 180), (SectionList::Basal, 54, 164), (SectionList::Myelinated, 1, 5)],
+            ),
+            (
+                "emodelrunner/synplas_sample_dir/morphology/dend-sm100429a1-5_INT_idG_axon-sm100429a1-5_INT_idE_-_Scale_x1.000_y0.950_z1.000_-_Clone_0.asc",
+                AxonReplacement::SscxMyelin,
+                [(SectionList::All, 55, 177), (SectionList::Basal, 51, 161), (SectionList::Axonal, 2, 10)],
+            ),
+            (
+                "bluepyemodel/simplecell/morphologies/simple.swc",
+                AxonReplacement::None,
+                [(SectionList::All, 1, 1), (SectionList::Somatic, 1, 1), (SectionList::Axonal, 0, 0)],
+            ),
+        ];
+        for (file, how, lists) in cases {
+            let m = load_morphology(&pk.join(file), how).unwrap();
+            let d = discretize_uniform(&m, 100.0);
+            for (list, nsec, nseg) in lists {
+                let secs: Vec<SectionId> = d.sections_in(list).collect();
+                let segs: u32 = secs.iter().map(|s| d.sections[s.index()].nseg).sum();
+                assert_eq!((secs.len(), segs), (nsec, nseg), "{file} {list}");
+            }
+        }
     }
 }
