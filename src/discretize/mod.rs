@@ -644,7 +644,8 @@ mod tests {
     fn other_sample_cells_have_neurons_counts() {
         let pk = real_packages();
         // (file, replacement, [(list, sections, segments)])
-        let cases: [(&str, AxonReplacement, [(SectionList, usize, u32); 3]); 4] = [
+        type Counts = [(SectionList, usize, u32); 3];
+        let cases: [(&str, AxonReplacement, Counts); 4] = [
             (
                 "emodelrunner/thalamus_sample_dir/morphology/dend-jy180118_C_idD_axon-AA0318_-_Scale_x1.000_y1.050_z1.000.asc",
                 AxonReplacement::Thalamus,
