@@ -180,7 +180,6 @@ fn read_recipe(
         );
     }
     let recipe_origin = f.origin_at(recipe.span.start);
-    drop(f);
 
     let (params_file, _) = params_file?;
     let params_json = JsonFile::read(&params_file, diags)?;
@@ -200,11 +199,12 @@ fn read_recipe(
     let mut parameters = def.parameters;
     let final_path = root.join("final.json");
     let mut final_values = None;
-    if parameters
-        .iter()
-        .any(|p| matches!(p.value, super::model::ParamValue::Free { .. }))
+    if final_path.is_file()
+        && parameters
+            .iter()
+            .any(|p| matches!(p.value, super::model::ParamValue::Free { .. }))
     {
-        if final_path.is_file() {
+        {
             if let Some(file) = JsonFile::read(&final_path, diags) {
                 if let Some(fin) = params::read_final(&file, name, FinalLookup::BluePyEModel, diags)
                 {

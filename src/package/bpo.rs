@@ -186,7 +186,10 @@ fn parse_dict_literal(
         if code.is_empty() {
             continue;
         }
-        let pos = LineCol::of_offset(text, item_off + (item.len() - item.trim_start().len()));
+        let key_at = item
+            .find(['\'', '"'])
+            .unwrap_or(item.len() - item.trim_start().len());
+        let pos = LineCol::of_offset(text, item_off + key_at);
         let parsed = code.split_once(':').and_then(|(k, v)| {
             let k = k.trim();
             let quoted = (k.starts_with('\'') && k.ends_with('\''))

@@ -106,7 +106,7 @@ struct CellSettings {
     package_type: PackageType,
     morph: PathBuf,
     params: PathBuf,
-    final_path: PathBuf,
+    final_path: Option<PathBuf>,
     do_replace_axon: bool,
     celsius: f64,
     v_init: f64,
@@ -162,17 +162,18 @@ fn package_type(path: &Path, diags: &mut Diagnostics) -> Option<PackageType> {
     }
 }
 
-/// A path option, resolved against the package directory and checked to exist.
+/// A path option, resolved against the package directory; a missing file is reported at the
+/// option. `keep_missing` returns the path anyway (so that the rest can still be checked).
 fn path_option(
     ini: &Ini,
     root: &Path,
     section: &str,
     key: &str,
-    required: bool,
+    keep_missing: bool,
     diags: &mut Diagnostics,
 ) -> Option<PathBuf> {
     let Some(v) = ini.get_or_report(section, key, diags) else {
-        if required && ini.raw(section, key).is_none() {
+        if ini.raw(section, key).is_none() {
             diags.push(Diagnostic::error(
                 "missing-key",
                 &ini.path,
@@ -193,7 +194,7 @@ fn path_option(
                 p.display()
             ),
         ));
-        return None;
+        return keep_missing.then_some(p);
     }
     Some(p)
 }
@@ -281,11 +282,11 @@ fn read_config(path: &Path, root: &Path, diags: &mut Diagnostics) -> Vec<ConfigC
             }
         }
     };
-    let final_path = path_option(&ini, root, "Paths", "params_path", true, diags);
+    let final_path = path_option(&ini, root, "Paths", "params_path", false, diags);
     let features_path = if t == PackageType::Synplas {
         None
     } else {
-        path_option(&ini, root, "Paths", "features_path", true, diags)
+        path_option(&ini, root, "Paths", "features_path", false, diags)
     };
     let prot_path = if t == PackageType::Synplas {
         if let Some(p) = ini.raw("Paths", "stimuli_path") {
@@ -298,7 +299,7 @@ fn read_config(path: &Path, root: &Path, diags: &mut Diagnostics) -> Vec<ConfigC
         }
         None
     } else {
-        path_option(&ini, root, "Paths", "prot_path", true, diags)
+        path_option(&ini, root, "Paths", "prot_path", false, diags)
     };
     if t != PackageType::Synplas && ini.get_bool("Synapses", "add_synapses", diags) == Some(true) {
         diags.push(Diagnostic::note(
@@ -340,10 +341,8 @@ fn read_config(path: &Path, root: &Path, diags: &mut Diagnostics) -> Vec<ConfigC
             ));
         }
         let morph = path_option(&ini, root, "Paths", morph_key, true, diags);
-        let params = path_option(&ini, root, "Paths", params_key, true, diags);
-        let (Some(name), Some(morph), Some(params), Some(final_path)) =
-            (name, morph, params, final_path.clone())
-        else {
+        let params = path_option(&ini, root, "Paths", params_key, false, diags);
+        let (Some(name), Some(morph), Some(params)) = (name, morph, params) else {
             continue;
         };
         out.push(ConfigCell {
@@ -352,7 +351,7 @@ fn read_config(path: &Path, root: &Path, diags: &mut Diagnostics) -> Vec<ConfigC
                 package_type: t,
                 morph,
                 params,
-                final_path,
+                final_path: final_path.clone(),
                 do_replace_axon,
                 celsius,
                 v_init,
@@ -456,10 +455,9 @@ pub(crate) fn read(root: &Path, diags: &mut Diagnostics) -> Vec<EModel> {
                 _ => continue,
             };
             if p.value.value().map(PyNum::to_f64) != Some(forced) {
-                diags.push(
-                    p.origin.note(
-                        "config-override",
-                        format!(
+                diags.push(p.origin.note(
+                    "config-override",
+                    format!(
                             "`{}` = {} here; the config's {} is used, as EModelRunner does",
                             p.name,
                             p.value
@@ -467,24 +465,23 @@ pub(crate) fn read(root: &Path, diags: &mut Diagnostics) -> Vec<EModel> {
                                 .map_or("free".to_string(), |v| v.to_string()),
                             forced
                         ),
-                    ),
-                );
+                ));
             }
             p.value = ParamValue::Fixed(PyNum::Float(forced));
         }
 
         let mut final_values = None;
-        if parameters
+        let has_free = parameters
             .iter()
-            .any(|p| matches!(p.value, ParamValue::Free { .. }))
-        {
-            if let Some(f) = load(&s.final_path, diags) {
+            .any(|p| matches!(p.value, ParamValue::Free { .. }));
+        if let (true, Some(fp)) = (has_free, &s.final_path) {
+            if let Some(f) = load(fp, diags) {
                 if let Some(fin) = params::read_final(&f, &s.name, FinalLookup::Exact, diags) {
                     params::apply_final(&mut parameters, &fin, diags);
                     final_values = Some(fin.origin);
                 }
             }
-            sources.push(s.final_path.clone());
+            sources.push(fp.clone());
         }
 
         let mut protocol_sets = Vec::new();

@@ -165,8 +165,11 @@ impl Ini {
                 continue;
             }
             let cur_indent = line.chars().take_while(|&c| is_py_space(c)).count();
-            if cur.is_some() && cur_opt.is_some() && cur_indent > indent_level {
-                let (s, k) = cur_opt.as_ref().expect("checked");
+            let continuation = match (&cur, &cur_opt) {
+                (Some(_), Some(open)) if cur_indent > indent_level => Some(open),
+                _ => None,
+            };
+            if let Some((s, k)) = continuation {
                 if let Some(p) = pending.iter_mut().rev().find(|p| &p.0 == s && &p.1 == k) {
                     p.2.push(value.to_string());
                 }
