@@ -239,4 +239,4 @@ pub(crate) fn finish_emodel(em: &mut EModel, mech_dir: &Path, diags: &mut Diagno
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -293,3 +293,268 @@ fn apply(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discretize::{SectionGeom, Segment};
+    use crate::morph::SectionKind;
+    use crate::package::tests::packages_dir;
+    use crate::package::{read_package, Distribution, Origin, ParamValue};
+
+    /// soma (1 segment), a basal dendrite (3), an apical dendrite (3), an axon (1); no myelin.
+    fn cell() -> Discretization {
+        let mut d = Discretization::default();
+        let secs: [(&str, SectionKind, &[f64]); 4] = [
+            ("soma[0]", SectionKind::Soma, &[0.0]),
+            ("dend[0]", SectionKind::Basal, &[10.0, 30.0, 50.0]),
+            ("apic[0]", SectionKind::Apical, &[20.0, 137.3, 400.0]),
+            ("axon[0]", SectionKind::Axon, &[15.0]),
+        ];
+        for (i, (name, kind, dists)) in secs.iter().enumerate() {
+            let nseg = dists.len() as u32;
+            d.sections.push(SectionGeom {
+                name: name.to_string(),
+                kind: *kind,
+                nseg,
+                length_um: 10.0 * f64::from(nseg),
+                first_segment: SegmentId(d.segments.len() as u32),
+            });
+            for (j, &dist) in dists.iter().enumerate() {
+                d.segments.push(Segment {
+                    section: SectionId(i as u32),
+                    x: (j as f64 + 0.5) / f64::from(nseg),
+                    area_um2: 100.0,
+                    ri_megaohm: 1.0,
+                    diam_um: 1.0,
+                    distance_um: dist,
+                });
+            }
+        }
+        d
+    }
+
+    fn sscx() -> EModel {
+        let r = read_package(&packages_dir().join("emodelrunner/sscx_sample_dir"));
+        r.emodels.into_iter().next().unwrap()
+    }
+
+    fn values(r: &ResolvedParameters, name: &str) -> Vec<Option<f64>> {
+        r.range[name].clone()
+    }
+
+    #[test]
+    fn sscx_values_per_segment_match_bluepyopt() {
+        let (r, diags) = resolve_parameters(&sscx(), &cell());
+        // one note: the cell has no myelin, so `myelinated` sets nothing
+        let d: Vec<&str> = diags.iter().map(|d| d.kind).collect();
+        assert_eq!(d, ["empty-location"], "{diags:#?}");
+        assert!(diags.iter().next().unwrap().message.contains("myelinated"));
+        let names = |s: usize| {
+            r.section_mechanisms[s]
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(0),
+            [
+                "pas",
+                "CaDynamics_DC0",
+                "Ca_HVA2",
+                "Ca_LVAst",
+                "SKv3_1",
+                "SK_E2",
+                "K_Pst",
+                "K_Tst",
+                "NaTg",
+                "Ih"
+            ]
+        );
+        assert_eq!(
+            names(1),
+            ["pas", "CaDynamics_DC0", "Ca_HVA2", "Ca_LVAst", "Ih"]
+        );
+        assert_eq!(
+            names(2),
+            [
+                "pas",
+                "CaDynamics_DC0",
+                "Ca_HVA2",
+                "Ca_LVAst",
+                "NaTg",
+                "SKv3_1",
+                "Ih"
+            ]
+        );
+        assert_eq!(
+            names(3),
+            [
+                "pas",
+                "CaDynamics_DC0",
+                "Ca_HVA2",
+                "Ca_LVAst",
+                "SKv3_1",
+                "SK_E2",
+                "K_Pst",
+                "K_Tst",
+                "NaTg",
+                "Nap_Et2"
+            ]
+        );
+        assert_eq!(
+            (r.global("v_init"), r.global("celsius")),
+            (Some(-80.0), Some(34.0))
+        );
+        assert_eq!(r.ra_ohm_cm, [Some(100.0); 4]);
+        let s = Some;
+        assert_eq!(
+            values(&r, "cm"),
+            [
+                s(1.0),
+                s(2.0),
+                s(2.0),
+                s(2.0),
+                s(2.0),
+                s(2.0),
+                s(2.0),
+                s(1.0)
+            ]
+        );
+        assert_eq!(values(&r, "g_pas"), [s(2.9406907117360732e-05); 8]);
+        // eval(NrnSegmentSomaDistanceScaler(distribution=exp).eval_dist(0.00016020154747782431, d))
+        // for d in 0, 10, 30, 50, 20, 137.3, 400
+        assert_eq!(
+            values(&r, "gIhbar_Ih"),
+            [
+                s(0.00019502936389950332),
+                s(0.0002055562470917627),
+                s(0.00022761478182959928),
+                s(0.0002510842321705327),
+                s(0.00021641457450568495),
+                s(0.00037241524440314076),
+                s(0.0010160407157286538),
+                None
+            ]
+        );
+        // decay with constant -0.0055559422855153305 on the apical dendrite; finals elsewhere
+        assert_eq!(
+            values(&r, "gNaTgbar_NaTg"),
+            [
+                s(0.27437938752385277),
+                None,
+                None,
+                None,
+                s(0.029077470256497148),
+                s(0.015153804555970124),
+                s(0.003520861091041819),
+                s(0.5488045990951773)
+            ]
+        );
+        assert_eq!(r.value("e_pas", SegmentId(5)), Some(-83.86327277350318));
+        assert!(r.unset_free.is_empty());
+    }
+
+    #[test]
+    fn a_parameter_where_its_mechanism_is_missing_is_an_error() {
+        let mut em = sscx();
+        let mut p = em
+            .parameters
+            .iter()
+            .find(|p| p.key == "gNaTgbar_NaTg.somatic")
+            .unwrap()
+            .clone();
+        p.target = ParamTarget::Section {
+            location: Location::standard("basal").unwrap(),
+        };
+        em.parameters.push(p);
+        let (_, diags) = resolve_parameters(&em, &cell());
+        let e: Vec<(&str, &str)> = diags
+            .iter()
+            .filter(|d| d.severity == crate::diag::Severity::Error)
+            .map(|d| (d.kind, d.message.as_str()))
+            .collect();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].0, "mechanism-not-inserted");
+        assert!(
+            e[0].1.contains("dend[0]") && e[0].1.contains("`NaTg`"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn later_parameters_override_earlier_ones() {
+        let mut em = sscx();
+        let mut p = em
+            .parameters
+            .iter()
+            .find(|p| p.key == "cm.axonal")
+            .unwrap()
+            .clone();
+        p.target = ParamTarget::Section {
+            location: Location::standard("all").unwrap(),
+        };
+        p.value = ParamValue::Fixed(PyNum::Float(0.75));
+        em.parameters.push(p);
+        let (r, _) = resolve_parameters(&em, &cell());
+        assert_eq!(values(&r, "cm"), [Some(0.75); 8]);
+    }
+
+    #[test]
+    fn a_formula_failing_on_a_segment_is_reported() {
+        let mut em = sscx();
+        let f = crate::package::formula::Formula::parse("math.log({distance})*{value}").unwrap();
+        let i = em
+            .distributions
+            .iter()
+            .position(|d| d.name == "exp")
+            .unwrap();
+        em.distributions[i] = Distribution {
+            formula: Some(f),
+            ..em.distributions[i].clone()
+        };
+        let (r, diags) = resolve_parameters(&em, &cell());
+        let err = diags.iter().find(|d| d.kind == "formula-eval").unwrap();
+        // the soma's distance is 0: math.log(0) fails, as in Python
+        assert!(
+            err.message.contains("soma[0]") && err.message.contains("math domain error"),
+            "{err}"
+        );
+        assert!(err.file.ends_with("config/params/pyr.json") && err.pos.is_some());
+        // somadend visits apical, basal, then somatic: the dendrites were set before the failure
+        // math.log(10)*0.00016020154747782431
+        assert_eq!(
+            r.value("gIhbar_Ih", SegmentId(1)),
+            Some(0.00036887769509701617)
+        );
+    }
+
+    #[test]
+    fn free_parameters_without_values_are_left_unset_with_a_warning() {
+        let r = read_package(&packages_dir().join("bluepyemodel/L5PC"));
+        let em = &r.emodels[0];
+        let (res, diags) = resolve_parameters(em, &cell());
+        let w = diags
+            .iter()
+            .find(|d| d.kind == "unset-free-parameters")
+            .unwrap();
+        assert!(w.message.contains("g_pas.all"));
+        assert_eq!(res.unset_free.len(), 31);
+        assert!(!res.range.contains_key("g_pas"));
+        assert_eq!(res.ra_ohm_cm[0], Some(100.0));
+        assert!(!diags.has_errors(), "{diags:#?}");
+    }
+
+    #[test]
+    fn the_owner_of_a_parameter_is_the_longest_matching_suffix() {
+        assert_eq!(
+            owner("gSKv3_1bar_SKv3_1", &["SKv3_1", "K_Pst"]),
+            Some("SKv3_1")
+        );
+        assert_eq!(owner("gbar_Ca_HVA", &["HVA", "Ca_HVA"]), Some("Ca_HVA"));
+        assert_eq!(owner("gkbar_K", &["K", "bar_K"]), Some("K"));
+        assert_eq!(owner("cm", &["pas"]), None);
+        assert_eq!(owner("e_pas", &["pas"]), Some("pas"));
+        let _ = Origin::new(std::path::Path::new("x"), None);
+    }
+}
