@@ -1312,4 +1312,14 @@ mod tests {
             }
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(s in "[-+*/%()<>=!&|^,.{}a-z0-9_ eé]{0,40}") {
+            if let Ok(f) = Formula::parse(&s) {
+                let _ = f.eval(&|_| Some(Arg::Formatted(-0.0)));
+                let _ = f.eval(&|_| Some(Arg::Str(PyNum::Int(i64::MIN))));
+            }
+        }
+    }
 }

@@ -652,4 +652,18 @@ mod tests {
         assert_eq!(ini.get("S", "a").unwrap().unwrap(), "1");
         assert_eq!(ini.get("S", "b").unwrap().unwrap(), "2");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(s in "[\\[\\]=:%()s#; a-zA-Z\\n\\r\\té]{0,80}") {
+            let mut ini = Ini::new(Path::new("x.ini"));
+            let mut d = Diagnostics::new();
+            ini.read_str(&s, &mut d);
+            for sect in ini.sections.clone() {
+                for o in &sect.options {
+                    let _ = ini.get(&sect.name, &o.key);
+                }
+            }
+        }
+    }
 }

@@ -752,4 +752,19 @@ mod tests {
         }
         assert!(parse(t).is_ok());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(s in "\\PC{0,64}") {
+            let _ = parse(&s);
+        }
+
+        #[test]
+        fn never_panics_on_json_like_text(s in "[\\[\\]{}\",:0-9eE.+\\- \\\\unNaIfity]{0,48}") {
+            if let Ok(p) = parse(&s) {
+                // spans stay inside the text and on character boundaries
+                assert!(p.root.span.end <= s.len());
+            }
+        }
+    }
 }
