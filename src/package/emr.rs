@@ -16,7 +16,9 @@ use crate::morph::AxonReplacement;
 use super::formula::PyNum;
 use super::ini::Ini;
 use super::json::JsonFile;
-use super::model::{Dialect, EModel, Origin, PackageType, ParamTarget, ParamValue, ProtocolSet};
+use super::model::{
+    Dialect, EModel, Feature, Origin, PackageType, ParamTarget, ParamValue, ProtocolSet, Stimulus,
+};
 use super::params::{self, FinalLookup, LocationRules, ParamsDef};
 use super::{features, finish_emodel, protocols};
 
@@ -511,16 +513,26 @@ pub(crate) fn read(root: &Path, diags: &mut Diagnostics) -> Vec<EModel> {
         if let Some(fp) = &s.features {
             sources.push(fp.clone());
             if let Some(f) = load(fp, diags) {
+                // only step protocols have a stimulus start (EModelRunner's `stim_start`)
                 let timed = |name: &str| {
                     protocol_sets
                         .iter()
                         .flat_map(|s| s.protocols.iter())
                         .any(|p| {
                             p.name == name
-                                && !matches!(p.stimulus, super::model::Stimulus::Pulses(_))
+                                && matches!(
+                                    p.stimulus,
+                                    Stimulus::Step { .. } | Stimulus::StepThreshold { .. }
+                                )
                         })
                 };
                 feats = features::read_emodelrunner(&f, &timed, diags);
+            }
+        }
+
+        for set in protocol_sets.iter_mut() {
+            if let Some(main) = set.main.as_mut() {
+                link_main_features(main, &feats, s.features.is_some(), diags);
             }
         }
 
@@ -569,4 +581,40 @@ pub(crate) fn read(root: &Path, diags: &mut Diagnostics) -> Vec<EModel> {
         out.push(em);
     }
     out
+}
+
+/// The features a main protocol reads (`set_sscx_main_protocol_efeatures`,
+/// `set_thalamus_main_protocol_efeatures`): the resting potential, the input resistances, and
+/// the holding searches' target voltages. A missing one is an error (EModelRunner fails).
+fn link_main_features(
+    main: &mut super::model::MainProtocol,
+    feats: &[Feature],
+    have_file: bool,
+    diags: &mut Diagnostics,
+) {
+    if !have_file {
+        return;
+    }
+    let find = |protocol: &str, efel: &str| {
+        feats
+            .iter()
+            .find(|f| f.protocol == protocol && f.recording == "soma.v" && f.efel_name == efel)
+    };
+    let mut needed = vec![(main.rmp_protocol.clone(), main.rmp_feature.clone())];
+    for s in main.searches.iter_mut() {
+        needed.push((
+            s.rin_protocol.clone(),
+            "ohmic_input_resistance_vb_ssse".into(),
+        ));
+        needed.push((s.rin_protocol.clone(), "voltage_base".into()));
+        s.target_voltage_mv = find(&s.rin_protocol, "voltage_base").map(|f| f.mean);
+    }
+    for (p, f) in needed {
+        if find(&p, &f).is_none() {
+            diags.push(main.origin.error(
+                "missing-feature",
+                format!("the `Main` protocol needs feature `{p}.soma.v.{f}`, which the feature file lacks"),
+            ));
+        }
+    }
 }

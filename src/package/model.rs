@@ -332,6 +332,9 @@ pub struct CurrentSearch {
     pub holdi_estimate_multiplier: f64,
     /// The step the threshold detection scales (`step_template`).
     pub detection_template: Stimulus,
+    /// The holding search's target: the experimental mean of `<rin_protocol>.soma.v.voltage_base`
+    /// [mV] (None until the features are read, or when they lack it).
+    pub target_voltage_mv: Option<f64>,
     pub origin: Origin,
 }
 
@@ -340,6 +343,9 @@ pub struct CurrentSearch {
 #[derive(Clone, Debug, PartialEq)]
 pub struct MainProtocol {
     pub rmp_protocol: String,
+    /// The feature of the RMP protocol taken as the resting potential (`voltage_base` for SSCx,
+    /// `steady_state_voltage_stimend` for the thalamus).
+    pub rmp_feature: String,
     pub searches: Vec<CurrentSearch>,
     pub other_protocols: Vec<String>,
     pub pre_protocols: Vec<String>,

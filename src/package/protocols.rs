@@ -493,6 +493,7 @@ fn read_main(
             holdi_max_depth: depth.max(0.0) as u32,
             holdi_estimate_multiplier: multiplier,
             detection_template: template.clone(),
+            target_voltage_mv: None,
             origin: origin.clone(),
         });
     }
@@ -541,6 +542,11 @@ fn read_main(
     let origin = f.origin(main);
     ok.then(|| MainProtocol {
         rmp_protocol: "RMP".into(),
+        rmp_feature: if thalamus {
+            "steady_state_voltage_stimend".into()
+        } else {
+            "voltage_base".into()
+        },
         searches,
         other_protocols: other,
         pre_protocols: pre,

@@ -546,6 +546,21 @@ mod tests {
     }
 
     #[test]
+    fn every_real_emodel_resolves_without_errors() {
+        let (pkgs, _) = crate::package::discover(&packages_dir());
+        let mut n = 0;
+        for p in pkgs {
+            for em in read_package(&p).emodels {
+                let (r, diags) = resolve_parameters(&em, &cell());
+                assert!(!diags.has_errors(), "{}: {diags:#?}", em.label());
+                assert!(r.global("celsius").is_some(), "{}", em.label());
+                n += 1;
+            }
+        }
+        assert_eq!(n, 7);
+    }
+
+    #[test]
     fn the_owner_of_a_parameter_is_the_longest_matching_suffix() {
         assert_eq!(
             owner("gSKv3_1bar_SKv3_1", &["SKv3_1", "K_Pst"]),

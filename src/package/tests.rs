@@ -284,6 +284,8 @@ fn thalamus_has_two_searches_and_its_own_axon() {
         })
         .collect();
     assert_eq!(variants, [("dep", 14, 1.0), ("hyp", 14, 1.0)]);
+    assert_eq!(main.rmp_feature, "steady_state_voltage_stimend");
+    assert!(main.searches.iter().all(|s| s.target_voltage_mv.is_some()));
     assert_eq!(e.mod_files.len(), 34);
     assert!(e
         .mod_files
@@ -743,6 +745,34 @@ fn a_threshold_protocol_needs_a_main_protocol() {
             Some(at),
             "needs-main-protocol"
         )]
+    );
+}
+
+#[test]
+fn a_main_protocol_without_its_features_is_an_error() {
+    let s = Scratch::sscx("mainfeat");
+    let cfg = std::fs::read_to_string(s.path("config/config_singlestep.ini")).unwrap();
+    std::fs::write(
+        s.path("config/config_singlestep.ini"),
+        cfg.replace("protocols/singlestep.json", "protocols/cADpyr_L4PC.json"),
+    )
+    .unwrap();
+    s.edit(
+        "config/features/cADpyr_L4PC.json",
+        "\"ohmic_input_resistance_vb_ssse\"",
+        "\"renamed\"",
+    );
+    let r = s.read();
+    let at = s.pos_of("config/protocols/cADpyr_L4PC.json", "\"Main\": {");
+    let at = LineCol {
+        line: at.line,
+        col: at.col + "\"Main\": ".len() as u32,
+    };
+    let errs = errors(&r);
+    assert_eq!(
+        errs,
+        [("cADpyr_L4PC.json".to_string(), Some(at), "missing-feature")],
+        "{r:#?}"
     );
 }
 
