@@ -297,7 +297,7 @@ fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discretize::{SectionGeom, Segment};
+    use crate::discretize::{NodeId, SectionGeom, Segment};
     use crate::morph::SectionKind;
     use crate::package::tests::packages_dir;
     use crate::package::{read_package, Distribution, Origin, ParamValue};
@@ -319,6 +319,11 @@ mod tests {
                 nseg,
                 length_um: 10.0 * f64::from(nseg),
                 first_segment: SegmentId(d.segments.len() as u32),
+                // topology is not used by resolution
+                parent: None,
+                ra_ohm_cm: 100.0,
+                start_node: NodeId(0),
+                end_node: NodeId(0),
             });
             for (j, &dist) in dists.iter().enumerate() {
                 d.segments.push(Segment {
@@ -328,6 +333,7 @@ mod tests {
                     ri_megaohm: 1.0,
                     diam_um: 1.0,
                     distance_um: dist,
+                    node: NodeId(0),
                 });
             }
         }
