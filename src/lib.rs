@@ -5,6 +5,7 @@
 //! build from both. `cli` turns command lines into runs; `diag` collects every problem found.
 
 pub mod cell;
+pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod discretize;

@@ -1,4 +1,6 @@
 //! emsweep's integration tests: one binary, one module per area, shared fixture helpers in `common`.
 
+mod broken_inputs;
+mod cli;
 mod common;
 mod geometry;

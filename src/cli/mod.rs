@@ -38,9 +38,17 @@ pub enum Command {
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Check { paths } => {
-            let _ = paths;
-            eprintln!("emsweep check: not built yet");
-            exit::SOME_FAILED
+            if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+                eprintln!("error: {}: no such file or directory", missing.display());
+                return exit::USAGE;
+            }
+            let report = crate::check::check_paths(&paths);
+            print!("{}", crate::check::render(&report));
+            if report.failed() {
+                exit::SOME_FAILED
+            } else {
+                exit::OK
+            }
         }
     }
 }

@@ -126,6 +126,19 @@ pub fn parse(text: &str, path: &Path) -> Result<RawCell, Diagnostics> {
             roots.push(i);
             continue;
         }
+        // A parent that exists nowhere is the more useful message than one out of order.
+        let Some(&p) = index_of.get(&s.pid) else {
+            diags.push(Diagnostic::error(
+                "swc-unknown-parent",
+                path,
+                at(s),
+                format!(
+                    "point {} has parent {}, which is no point of the file",
+                    s.id, s.pid
+                ),
+            ));
+            continue;
+        };
         if s.pid >= s.id {
             diags.push(Diagnostic::error(
                 "swc-parent-order",
@@ -138,18 +151,7 @@ pub fn parse(text: &str, path: &Path) -> Result<RawCell, Diagnostics> {
             ));
             continue;
         }
-        match index_of.get(&s.pid) {
-            Some(&p) => parent[i] = Some(p),
-            None => diags.push(Diagnostic::error(
-                "swc-unknown-parent",
-                path,
-                at(s),
-                format!(
-                    "point {} has parent {}, which is no point of the file",
-                    s.id, s.pid
-                ),
-            )),
-        }
+        parent[i] = Some(p);
     }
     if roots.len() > 1 {
         let mut d = Diagnostic::error(

@@ -179,7 +179,7 @@ fn path_option(
             diags.push(Diagnostic::error(
                 "missing-key",
                 &ini.path,
-                None,
+                ini.section_pos(section),
                 format!("no `[{section}] {key}`"),
             ));
         }

@@ -32,6 +32,8 @@ pub struct IniOption {
 pub struct IniSection {
     pub name: String,
     pub options: Vec<IniOption>,
+    /// Where the `[name]` header was written (None for built-in defaults).
+    pub pos: Option<LineCol>,
 }
 
 impl IniSection {
@@ -39,6 +41,7 @@ impl IniSection {
         IniSection {
             name: name.to_string(),
             options: Vec::new(),
+            pos: None,
         }
     }
 
@@ -196,7 +199,13 @@ impl Ini {
                     if name != DEFAULT_SECTION {
                         added_sections.push(name.to_string());
                     }
-                    self.section_mut_or_create(name);
+                    let header = self.section_mut_or_create(name);
+                    if header.pos.is_none() {
+                        header.pos = Some(LineCol {
+                            line: lineno,
+                            col: value_col,
+                        });
+                    }
                     cur = Some(name.to_string());
                     cur_opt = None;
                     continue;
@@ -293,6 +302,11 @@ impl Ini {
         self.section(section)?
             .find(&key)
             .or_else(|| self.defaults.find(&key))
+    }
+
+    /// Where the `[section]` header was written (None when absent from the file).
+    pub fn section_pos(&self, section: &str) -> Option<LineCol> {
+        self.section(section).and_then(|s| s.pos)
     }
 
     /// Where option `key` of `section` was written (None when it is a built-in default).

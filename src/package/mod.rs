@@ -217,7 +217,8 @@ pub(crate) fn finish_emodel(em: &mut EModel, mech_dir: &Path, diags: &mut Diagno
             }
         }
     }
-    if em.final_values.is_none() {
+    // After an error (an unreadable final.json, say) the missing values are a consequence.
+    if em.final_values.is_none() && !diags.has_errors() {
         let free: Vec<&str> = em
             .free_without_value()
             .iter()

@@ -396,7 +396,16 @@ pub(crate) fn read_emodelrunner(
                 continue;
             }
             _ => {
-                f.warning(kind_json, "unknown-protocol-type", format!("{ctx}: EModelRunner's {} reader ignores protocol type `{kind}`; so does emsweep", package_type.name()));
+                // EModelRunner's reader silently drops such a protocol; a typo would then vanish from the
+                // run, so emsweep makes it an error.
+                f.error(
+                    kind_json,
+                    "unknown-protocol-type",
+                    format!(
+                        "{ctx}: protocol type `{kind}` is unknown to EModelRunner's {} reader",
+                        package_type.name()
+                    ),
+                );
                 continue;
             }
         };
