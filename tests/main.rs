@@ -1,3 +1,4 @@
 //! emsweep's integration tests: one binary, one module per area, shared fixture helpers in `common`.
 
 mod common;
+mod nmodl;
