@@ -19,6 +19,7 @@
 
 pub mod deriv;
 pub mod dump;
+pub mod eval;
 pub mod expr;
 pub mod validate;
 

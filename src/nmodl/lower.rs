@@ -346,7 +346,7 @@ impl<'s, 'f> Lowerer<'s, 'f> {
         let vals: Vec<ExprId> = args.iter().map(|a| self.expr(a)).collect();
         let zero = self.arena.num(0.0);
         if let Some(c) = self.s.callables.get(&name.name).copied() {
-            if self.calls.iter().any(|n| *n == name.name) || self.calls.len() >= MAX_CALL_DEPTH {
+            if self.calls.contains(&name.name) || self.calls.len() >= MAX_CALL_DEPTH {
                 // recursion was reported by the checker
                 return zero;
             }
@@ -379,7 +379,7 @@ impl<'s, 'f> Lowerer<'s, 'f> {
         if let Some(body) = self.s.derivatives.get(&name.name).copied() {
             // A DERIVATIVE block called like a PROCEDURE (from INITIAL, say) runs its integration
             // step, as in NEURON's generated code.
-            if self.calls.iter().any(|n| *n == name.name) || self.calls.len() >= MAX_CALL_DEPTH {
+            if self.calls.contains(&name.name) || self.calls.len() >= MAX_CALL_DEPTH {
                 return zero;
             }
             self.calls.push(name.name.clone());
@@ -488,9 +488,9 @@ impl<'s, 'f> Lowerer<'s, 'f> {
                     self.block(o);
                 }
                 self.branch_depth -= 1;
-                for i in 0..self.env.len() {
-                    if env_then[i] != self.env[i] {
-                        self.env[i] = self.arena.select(c, env_then[i], self.env[i]);
+                for (i, &t) in env_then.iter().enumerate() {
+                    if t != self.env[i] {
+                        self.env[i] = self.arena.select(c, t, self.env[i]);
                     }
                 }
                 let arena = &mut self.arena;
@@ -906,6 +906,18 @@ impl<'s, 'f> Lowerer<'s, 'f> {
                 continue;
             }
             let mut f = pf.field.clone();
+            let declared_global = self.s.var(&f.name).is_some_and(|(_, v)| v.global);
+            if pf.droppable && declared_global {
+                self.diags.push(SemaDiag {
+                    severity: Severity::Warning,
+                    kind: "global-assigned",
+                    span: self.s.var(&f.name).and_then(|(_, v)| v.span),
+                    message: format!(
+                        "GLOBAL `{}` is read before it is written in some block; NEURON shares one value among all instances (the last written), emsweep keeps one per instance",
+                        f.name
+                    ),
+                });
+            }
             if f.scope == Scope::Global && written[k] {
                 f.scope = Scope::Instance;
                 self.diags.push(SemaDiag {
@@ -1016,7 +1028,7 @@ mod tests {
 
     #[test]
     fn parameter_defaults_round_like_percent_g() {
-        assert_eq!(neuron_parameter_default(0.123456789012345678), 0.123457);
+        assert_eq!(neuron_parameter_default(0.123_456_789_012_345_68), 0.123457);
         assert_eq!(neuron_parameter_default(96485.33212331001), 96485.3);
         assert_eq!(neuron_parameter_default(1.23456789e-7), 1.23457e-7);
         assert_eq!(neuron_parameter_default(0.015625), 0.015625);

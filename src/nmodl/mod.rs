@@ -19,6 +19,9 @@ pub mod parser;
 pub mod sema;
 pub mod units;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, Diagnostics, LineCol};
