@@ -528,11 +528,14 @@ pub fn analyse<'f>(file: &'f File) -> (Symbols<'f>, Vec<SemaDiag>) {
             add_var(&mut s, v);
         }
     }
-    // NONSPECIFIC currents.
+    // NONSPECIFIC currents (always RANGE in NEURON, listed or not).
     for n in &nonspecific {
         match s.var(&n.name) {
             Some((i, v)) => match v.kind {
-                VarKind::Assigned => s.vars[i].is_current = true,
+                VarKind::Assigned => {
+                    s.vars[i].is_current = true;
+                    s.vars[i].range = true;
+                }
                 _ => d.push(SemaDiag::error(
                     "bad-current",
                     n.span,
@@ -545,6 +548,7 @@ pub fn analyse<'f>(file: &'f File) -> (Symbols<'f>, Vec<SemaDiag>) {
             None => {
                 let mut v = blank(&n.name, VarKind::Assigned, Some(n.span));
                 v.is_current = true;
+                v.range = true;
                 add_var(&mut s, v);
             }
         }
