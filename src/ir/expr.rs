@@ -40,7 +40,8 @@ impl IonId {
     }
 }
 
-/// Values the simulator provides to every mechanism instance.
+/// Values the simulator provides to every mechanism instance, as NEURON has them when it calls the
+/// hook (during the current phase of a fixed step NEURON's `t` is already t + dt/2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum SimVar {
     /// Membrane potential of the node [mV].

@@ -3,7 +3,9 @@
 //!
 //! A [`Mechanism`] is a list of per-instance [`Field`]s, the [`Ion`]s it uses, one shared [`Arena`]
 //! of pure expressions, and three [`Kernel`]s, one per simulator hook:
-//! - `init`: run once by `finitialize` after ion concentrations and reversal potentials are set;
+//! - `init`: run once by `finitialize` after ion concentrations and reversal potentials are set
+//!   (NEURON's `finitialize` then runs the current kernel once at `v_init`, which is why the
+//!   BREAKPOINT's assigned variables already hold values at t = 0);
 //! - `current`: run at the start of each step; adds the membrane current and its conductance
 //!   (NEURON's finite difference `(I(v + 0.001) - I(v)) / 0.001`) to the node, and its ion currents to
 //!   the ions;

@@ -469,7 +469,8 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    /// `a, b, c` (commas optional between names on one line).
+    /// `a, b, c`. In the NEURON block (`keywords` given) the commas may be left out between names
+    /// on one line, the next keyword ending the list.
     fn name_list(&mut self, what: &str, keywords: &[&str]) -> PResult<Vec<Ident>> {
         let mut out = vec![self.ident(what)?];
         loop {
@@ -478,7 +479,11 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let t = self.peek();
-            if t.kind == TokKind::Ident && !t.line_start && !keywords.contains(&self.text(t)) {
+            if !keywords.is_empty()
+                && t.kind == TokKind::Ident
+                && !t.line_start
+                && !keywords.contains(&self.text(t))
+            {
                 out.push(self.ident(what)?);
                 continue;
             }
@@ -1009,11 +1014,11 @@ impl<'a> Parser<'a> {
         let mut names = Vec::new();
         let kws = ["DEPEND", "FROM", "TO", "WITH"];
         if self.kind() == TokKind::Ident && !kws.contains(&self.text(self.peek())) {
-            names = self.name_list("a table variable", &kws)?;
+            names = self.name_list("a table variable", &[])?;
         }
         let mut depend = Vec::new();
         if self.eat_word("DEPEND") {
-            depend = self.name_list("a variable name", &kws)?;
+            depend = self.name_list("a variable name", &[])?;
         }
         let part = |p: &mut Self, kw: &str| -> PResult<String> {
             if !p.eat_word(kw) {

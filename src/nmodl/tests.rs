@@ -730,3 +730,69 @@ FUNCTION f(p, q) {{ f = p*q + 1 }}
         }
     }
 }
+
+#[test]
+fn solve_of_a_procedure_and_derivatives_in_branches() {
+    let m = ok("
+NEURON { SUFFIX sp RANGE n }
+ASSIGNED { n }
+STATE { x }
+BREAKPOINT { SOLVE step }
+PROCEDURE step() { n = n + 1 }
+");
+    let mut inst = Instance::new(&m, SimValues::default());
+    run_kernel(&m, Hook::State, &mut inst);
+    run_kernel(&m, Hook::State, &mut inst);
+    assert_eq!(inst.field(&m, "n"), Some(2.0));
+
+    let m = ok("
+NEURON { SUFFIX br2 }
+STATE { x }
+BREAKPOINT { SOLVE s METHOD cnexp }
+DERIVATIVE s { if (v > 0) { x' = -x } else { x' = 1 } }
+");
+    for (v, x0) in [(10.0, 0.5), (-10.0, 0.5)] {
+        let mut inst = Instance::new(&m, sim(v));
+        inst.set_field(&m, "x", x0);
+        run_kernel(&m, Hook::State, &mut inst);
+        let dt: f64 = 0.025;
+        let expect = if v > 0.0 {
+            x0 + (1.0 - (-dt).exp()) * (0.0 - x0)
+        } else {
+            x0 + dt
+        };
+        assert!(close(inst.field(&m, "x").unwrap(), expect));
+    }
+}
+
+#[test]
+fn locals_start_at_zero_and_other_unsupported_constructs() {
+    let m = ok("
+NEURON { SUFFIX lz RANGE r }
+ASSIGNED { r }
+INITIAL { LOCAL a  r = a + 1 }
+");
+    let mut inst = Instance::new(&m, SimValues::default());
+    run_kernel(&m, Hook::Init, &mut inst);
+    assert_eq!(inst.field(&m, "r"), Some(1.0));
+    let c = compile(
+        "
+NEURON { SUFFIX el ELECTRODE_CURRENT i BBCOREPOINTER r }
+ASSIGNED { i x[3] }
+INITIAL { while (1) { i = 1 } FROM k = 0 TO 2 { i = 2 } }
+FUNCTION_TABLE tab(v)
+",
+    );
+    assert!(c.mechanism.is_none());
+    let u = c.unsupported();
+    for want in [
+        "ELECTRODE_CURRENT",
+        "BBCOREPOINTER",
+        "array variable `x`",
+        "while loop",
+        "FROM ... TO loop",
+        "FUNCTION_TABLE",
+    ] {
+        assert!(u.iter().any(|x| x == want), "{want} not in {u:?}");
+    }
+}
