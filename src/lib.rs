@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod diag;
 pub mod discretize;
+pub mod emit;
 pub mod ir;
 pub mod morph;
 pub mod nmodl;
