@@ -321,28 +321,34 @@ impl Program {
                 }
                 Op::Unary { dst, op, a } => {
                     let (d, a) = (dst as usize * CHUNK, a as usize * CHUNK);
-                    for k in 0..len {
-                        let x = regs[a + k];
-                        regs[d + k] = match op {
-                            UnaryOp::Neg => -x,
-                            UnaryOp::Not => b(x == T::ZERO),
-                            UnaryOp::Exp => x.exp(),
-                            UnaryOp::Log => x.ln(),
-                            UnaryOp::Log10 => x.log10(),
-                            UnaryOp::Fabs => x.abs(),
-                            UnaryOp::Floor => x.floor(),
-                            UnaryOp::Ceil => x.ceil(),
-                            UnaryOp::Sqrt => x.sqrt(),
-                            UnaryOp::Sin => x.sin(),
-                            UnaryOp::Cos => x.cos(),
-                            UnaryOp::Tan => x.tan(),
-                            UnaryOp::Tanh => x.tanh(),
-                            UnaryOp::Sinh => x.sinh(),
-                            UnaryOp::Cosh => x.cosh(),
-                            UnaryOp::Atan => x.atan(),
-                            UnaryOp::Asin => x.asin(),
-                            UnaryOp::Acos => x.acos(),
-                        };
+                    // one loop per operation (not a match per element), so each can vectorise
+                    macro_rules! each {
+                        ($f:expr) => {{
+                            let f = $f;
+                            for k in 0..len {
+                                regs[d + k] = f(regs[a + k]);
+                            }
+                        }};
+                    }
+                    match op {
+                        UnaryOp::Neg => each!(|x: T| -x),
+                        UnaryOp::Not => each!(|x: T| b(x == T::ZERO)),
+                        UnaryOp::Exp => each!(|x: T| x.exp()),
+                        UnaryOp::Log => each!(|x: T| x.ln()),
+                        UnaryOp::Log10 => each!(|x: T| x.log10()),
+                        UnaryOp::Fabs => each!(|x: T| x.abs()),
+                        UnaryOp::Floor => each!(|x: T| x.floor()),
+                        UnaryOp::Ceil => each!(|x: T| x.ceil()),
+                        UnaryOp::Sqrt => each!(|x: T| x.sqrt()),
+                        UnaryOp::Sin => each!(|x: T| x.sin()),
+                        UnaryOp::Cos => each!(|x: T| x.cos()),
+                        UnaryOp::Tan => each!(|x: T| x.tan()),
+                        UnaryOp::Tanh => each!(|x: T| x.tanh()),
+                        UnaryOp::Sinh => each!(|x: T| x.sinh()),
+                        UnaryOp::Cosh => each!(|x: T| x.cosh()),
+                        UnaryOp::Atan => each!(|x: T| x.atan()),
+                        UnaryOp::Asin => each!(|x: T| x.asin()),
+                        UnaryOp::Acos => each!(|x: T| x.acos()),
                     }
                 }
                 Op::Binary { dst, op, a, b: bb } => {
@@ -351,26 +357,31 @@ impl Program {
                         a as usize * CHUNK,
                         bb as usize * CHUNK,
                     );
-                    for k in 0..len {
-                        let (x, y) = (regs[a + k], regs[c + k]);
-                        regs[d + k] = match op {
-                            BinaryOp::Add => x + y,
-                            BinaryOp::Sub => x - y,
-                            BinaryOp::Mul => x * y,
-                            BinaryOp::Div => x / y,
-                            BinaryOp::Pow => x.powf(y),
-                            BinaryOp::Atan2 => x.atan2(y),
-                            BinaryOp::Fmin => x.min(y),
-                            BinaryOp::Fmax => x.max(y),
-                            BinaryOp::Lt => b(x < y),
-                            BinaryOp::Le => b(x <= y),
-                            BinaryOp::Gt => b(x > y),
-                            BinaryOp::Ge => b(x >= y),
-                            BinaryOp::Eq => b(x == y),
-                            BinaryOp::Ne => b(x != y),
-                            BinaryOp::And => b(x != T::ZERO && y != T::ZERO),
-                            BinaryOp::Or => b(x != T::ZERO || y != T::ZERO),
-                        };
+                    macro_rules! each {
+                        ($f:expr) => {{
+                            let f = $f;
+                            for k in 0..len {
+                                regs[d + k] = f(regs[a + k], regs[c + k]);
+                            }
+                        }};
+                    }
+                    match op {
+                        BinaryOp::Add => each!(|x: T, y: T| x + y),
+                        BinaryOp::Sub => each!(|x: T, y: T| x - y),
+                        BinaryOp::Mul => each!(|x: T, y: T| x * y),
+                        BinaryOp::Div => each!(|x: T, y: T| x / y),
+                        BinaryOp::Pow => each!(|x: T, y: T| x.powf(y)),
+                        BinaryOp::Atan2 => each!(|x: T, y: T| x.atan2(y)),
+                        BinaryOp::Fmin => each!(|x: T, y: T| x.min(y)),
+                        BinaryOp::Fmax => each!(|x: T, y: T| x.max(y)),
+                        BinaryOp::Lt => each!(|x: T, y: T| b(x < y)),
+                        BinaryOp::Le => each!(|x: T, y: T| b(x <= y)),
+                        BinaryOp::Gt => each!(|x: T, y: T| b(x > y)),
+                        BinaryOp::Ge => each!(|x: T, y: T| b(x >= y)),
+                        BinaryOp::Eq => each!(|x: T, y: T| b(x == y)),
+                        BinaryOp::Ne => each!(|x: T, y: T| b(x != y)),
+                        BinaryOp::And => each!(|x: T, y: T| b(x != T::ZERO && y != T::ZERO)),
+                        BinaryOp::Or => each!(|x: T, y: T| b(x != T::ZERO || y != T::ZERO)),
                     }
                 }
                 Op::Select {
