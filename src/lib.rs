@@ -9,5 +9,8 @@ pub mod check;
 pub mod cli;
 pub mod diag;
 pub mod discretize;
+pub mod emit;
+pub mod ir;
 pub mod morph;
+pub mod nmodl;
 pub mod package;

@@ -4,3 +4,4 @@ mod broken_inputs;
 mod cli;
 mod common;
 mod geometry;
+mod nmodl;
