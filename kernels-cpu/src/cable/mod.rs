@@ -375,8 +375,8 @@ pub fn hines_solve<R: Real>(cable: &Cable<R>, d: &mut [R], rhs: &mut [R]) {
     for (r, &dd) in rhs[..lanes].iter_mut().zip(&d[..lanes]) {
         *r /= dd;
     }
-    for i in 1..parent.len() {
-        let p = parent[i] as usize;
+    for (i, &p) in parent.iter().enumerate().skip(1) {
+        let p = p as usize;
         let b = row(&cable.b, lanes, i);
         let d_i = row(d, lanes, i);
         let (r_p, r_i) = two_rows(rhs, lanes, p, i);
@@ -409,20 +409,24 @@ pub fn add_axial<R: Real>(cable: &Cable<R>, v_mv: &[R], rhs: &mut [R], d: &mut [
     cable.check_len("d", d);
     let lanes = cable.lanes;
     let parent = &cable.tree.parent;
-    for i in 1..parent.len() {
-        let p = parent[i] as usize;
+    for (i, &p) in parent.iter().enumerate().skip(1) {
+        let p = p as usize;
         let a = row(&cable.a, lanes, i);
         let b = row(&cable.b, lanes, i);
         let v_p = row(v_mv, lanes, p);
         let v_i = row(v_mv, lanes, i);
         let (r_p, r_i) = two_rows(rhs, lanes, p, i);
         let (d_p, d_i) = two_rows(d, lanes, p, i);
+        let (v_p, v_i, d_p, d_i) = (
+            &v_p[..lanes],
+            &v_i[..lanes],
+            &mut d_p[..lanes],
+            &mut d_i[..lanes],
+        );
         for k in 0..lanes {
             let dv = v_p[k] - v_i[k];
             r_i[k] -= b[k] * dv;
             r_p[k] += a[k] * dv;
-        }
-        for k in 0..lanes {
             d_i[k] -= b[k];
             d_p[k] -= a[k];
         }

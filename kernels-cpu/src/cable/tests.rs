@@ -150,8 +150,9 @@ fn dense_solve(tree: &Tree, coef: &NodeCoefficients, d: &[f64], rhs: &[f64]) -> 
             let f = lu[r][col] / lu[col][col];
             lu[r][col] = f;
             if f != 0.0 {
-                for k in col + 1..n {
-                    lu[r][k] -= f * lu[col][k];
+                let (upper, lower) = lu.split_at_mut(r);
+                for (x, &y) in lower[0][col + 1..].iter_mut().zip(&upper[col][col + 1..]) {
+                    *x -= f * y;
                 }
             }
         }
@@ -323,7 +324,7 @@ proptest! {
         let parents: Vec<Option<u32>> = nodes
             .iter()
             .enumerate()
-            .map(|(i, n)| (i > 0).then(|| (n.0 * i as f64) as u32))
+            .map(|(i, n)| (i > 0).then_some((n.0 * i as f64) as u32))
             .collect();
         let tree = Tree::new(&parents).unwrap();
         let area: Vec<f64> = nodes.iter().map(|n| n.1.unwrap_or(0.0)).collect();
