@@ -566,13 +566,9 @@ impl<R: Real> Passive<R> {
                 d[i] += g;
             }
         }
-        rhs[self.inject] += R::from_f64(self.i_na * cable_na_to_row(&self.area, self.inject));
+        rhs[self.inject] += R::from_f64(self.i_na * na_to_row_units(self.area[self.inject]));
         cable_step(&self.cable, &self.cm, dt_ms, &mut self.v, &mut rhs, &mut d);
     }
-}
-
-fn cable_na_to_row(area: &[f64], i: usize) -> f64 {
-    na_to_row_units(area[i])
 }
 
 /// Steady state of a sealed finite cable under constant current at one end, against the
