@@ -13,6 +13,7 @@
 //! `usetable_<suffix> = 0`. Nothing here panics on any input.
 
 pub mod ast;
+pub mod builtin;
 pub mod lexer;
 pub mod lower;
 pub mod parser;
