@@ -13,6 +13,8 @@ use proptest::prelude::*;
 
 use crate::common::{real_packages_dir, repo_root};
 
+mod replay;
+
 /// The packages of the outcome table, relative to the packages folder.
 const PACKAGES: &[&str] = &[
     "emodelrunner/sscx_sample_dir",
