@@ -208,6 +208,14 @@ fn expected_outcomes_hold() {
                         e.detail, got
                     ));
                 }
+                let stands_in = emsweep::nmodl::builtin::builtin(&e.name)
+                    .is_some_and(|b| b.replaces(&c) && b.compile().mechanism.is_some());
+                if (e.outcome == "builtin") != stands_in {
+                    problems.push(format!(
+                        "{here}: a built-in replacement {}",
+                        if stands_in { "exists, yet the table says rejected" } else { "is missing" }
+                    ));
+                }
             }
             "not-density" => {
                 let want = match e.detail.as_str() {
