@@ -238,9 +238,13 @@ mod tests {
 
     #[test]
     fn concentration_writers_are_called_first_in_registration_order() {
-        let reader = mech("NEURON { SUFFIX rd USEION ca READ cai }\nASSIGNED { cai x }\nBREAKPOINT { x = cai }\n");
+        let reader = mech(
+            "NEURON { SUFFIX rd USEION ca READ cai }\nASSIGNED { cai x }\nBREAKPOINT { x = cai }\n",
+        );
         let pump = mech("NEURON { SUFFIX pump USEION ca READ ica WRITE cai }\nASSIGNED { ica }\nSTATE { cai }\nBREAKPOINT { SOLVE s METHOD cnexp }\nDERIVATIVE s { cai' = -ica }\n");
-        let leak = mech("NEURON { SUFFIX lk NONSPECIFIC_CURRENT i }\nASSIGNED { i v }\nBREAKPOINT { i = v }\n");
+        let leak = mech(
+            "NEURON { SUFFIX lk NONSPECIFIC_CURRENT i }\nASSIGNED { i v }\nBREAKPOINT { i = v }\n",
+        );
         assert!(pump.writes_concentration() && !reader.writes_concentration());
         assert_eq!(
             neuron_call_order(&[&reader, &pump, &leak, &pump]),

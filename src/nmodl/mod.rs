@@ -17,6 +17,8 @@ pub mod builtin;
 pub mod lexer;
 pub mod lower;
 pub mod parser;
+pub mod report;
+pub mod resolve;
 pub mod sema;
 pub mod units;
 

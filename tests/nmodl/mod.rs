@@ -213,7 +213,11 @@ fn expected_outcomes_hold() {
                 if (e.outcome == "builtin") != stands_in {
                     problems.push(format!(
                         "{here}: a built-in replacement {}",
-                        if stands_in { "exists, yet the table says rejected" } else { "is missing" }
+                        if stands_in {
+                            "exists, yet the table says rejected"
+                        } else {
+                            "is missing"
+                        }
                     ));
                 }
             }

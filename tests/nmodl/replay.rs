@@ -501,13 +501,13 @@ fn replayed_channels_match_neuron() {
                     .iter()
                     .find(|(id, series, _)| *id == run.id && series == name)
                     .map_or(F32_BOUND, |e| e.2);
-                if !(err32 <= bound) {
+                if err32.is_nan() || err32 > bound {
                     problems.push(format!(
                         "{} {name}: f32 error {err32:.3e} of the largest magnitude, bound {bound:e}",
                         run.id
                     ));
                 }
-                if !(err32 <= worst32.0) && bound == F32_BOUND {
+                if (err32.is_nan() || err32 > worst32.0) && bound == F32_BOUND {
                     worst32 = (err32, format!("{} {name}", run.id));
                 }
             }
