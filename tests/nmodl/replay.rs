@@ -459,6 +459,7 @@ fn replayed_channels_match_neuron() {
         for (name, want) in &run.series {
             assert_eq!(want.len(), run.samples.len(), "{} {name}", run.id);
             let got = &ours64[name];
+            assert_eq!(got.len(), want.len(), "{} {name}: samples replayed", run.id);
             let scale = want.iter().fold(0.0f64, |a, x| a.max(x.abs()));
             let mut first_bad = None;
             for (j, (&g, &w)) in got.iter().zip(want).enumerate() {
