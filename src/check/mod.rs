@@ -1,6 +1,12 @@
-//! `emsweep check`: read every package under the given paths, build each e-model's cell, and
-//! report per e-model what was built (sections and segments per list, mechanisms per location,
-//! parameters resolved) and every problem found, going on past bad packages.
+//! `emsweep check`: read every package under the given paths, build each e-model's cell, compile
+//! the channels it uses, and report per e-model what was built (sections and segments per list,
+//! mechanisms per location, parameters resolved, channels compiled) and every problem found,
+//! going on past bad packages.
+//!
+//! Only the channels an e-model uses must compile: a used channel whose file does not compile is
+//! an error; synapses and spike sources (POINT_PROCESS, ARTIFICIAL_CELL files), files no e-model
+//! uses and a file replaced by an emsweep built-in (StochKv3) are notes saying why they are left
+//! out. A channel no file declares is reported by the package reader (`unknown-mechanism`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,6 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::cell::{build, Cell};
 use crate::diag::{Diagnostics, Severity};
 use crate::morph::{AxonReplacement, SectionList};
+use crate::nmodl::resolve::{resolve, Provider, Resolved};
+use crate::nmodl::FileKind;
 use crate::package::{discover, read_package, EModel, ParamValue};
 
 /// What `check` found for one e-model.
@@ -17,6 +25,8 @@ pub struct EModelCheck {
     pub label: String,
     /// The built cell's summary text, or None when the cell could not be built.
     pub summary: Option<String>,
+    /// One line on the channels it uses (how many compile, which are built in, which fail).
+    pub channels: String,
 }
 
 /// What `check` found for one package.
@@ -85,7 +95,8 @@ pub fn check_package(dir: &Path) -> PackageCheck {
     let mut emodels = Vec::new();
     // A package with reader errors is not built: its cells would only repeat those errors.
     let build_cells = !read.diagnostics.has_errors();
-    for em in &read.emodels {
+    let (channels, mech_diags) = check_mechanisms(&read.emodels);
+    for (em, channels) in read.emodels.iter().zip(channels) {
         let summary = if build_cells {
             let (cell, d) = build(em);
             diagnostics.extend(d);
@@ -96,8 +107,10 @@ pub fn check_package(dir: &Path) -> PackageCheck {
         emodels.push(EModelCheck {
             label: em.label(),
             summary,
+            channels,
         });
     }
+    diagnostics.extend(mech_diags);
     PackageCheck {
         dir: dir.to_path_buf(),
         emodels,
@@ -261,6 +274,247 @@ pub fn summarize(em: &EModel, cell: &Cell) -> String {
     out
 }
 
+/// Compile the channels of `emodels` (one package's), e-models sharing a set of `.mod` files
+/// together. Returns each e-model's channels line and the diagnostics: the used channels'
+/// problems and a note for every file left out, with the reason.
+pub fn check_mechanisms(emodels: &[EModel]) -> (Vec<String>, Diagnostics) {
+    let mut lines = vec![String::new(); emodels.len()];
+    let mut diags = Diagnostics::new();
+    let mut done = vec![false; emodels.len()];
+    for first in 0..emodels.len() {
+        if done[first] {
+            continue;
+        }
+        let group: Vec<usize> = (first..emodels.len())
+            .filter(|&i| emodels[i].mod_files == emodels[first].mod_files)
+            .collect();
+        let mut used: Vec<String> = Vec::new();
+        for &i in &group {
+            done[i] = true;
+            for m in &emodels[i].mechanisms {
+                if !used.contains(&m.suffix) {
+                    used.push(m.suffix.clone());
+                }
+            }
+        }
+        let r = resolve(&used, &emodels[first].mod_files);
+        let users = |suffix: &str| -> String {
+            let names: Vec<String> = group
+                .iter()
+                .filter(|&&i| emodels[i].mechanisms.iter().any(|m| m.suffix == suffix))
+                .map(|&i| format!("`{}`", emodels[i].label()))
+                .collect();
+            format!(
+                "used by e-model{} {}",
+                if names.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            )
+        };
+        used_diagnostics(&r, emodels, &group, &users, &mut diags);
+        unused_diagnostics(&r, emodels[first].mechanism_dir.as_deref(), &mut diags);
+        for &i in &group {
+            lines[i] = channels_line(&r, &emodels[i]);
+        }
+    }
+    (lines, diags)
+}
+
+/// The position of the first error of a compiled file.
+fn first_error(c: &crate::nmodl::Compiled) -> Option<&crate::diag::Diagnostic> {
+    c.diagnostics.iter().find(|d| d.severity == Severity::Error)
+}
+
+fn used_diagnostics(
+    r: &Resolved,
+    emodels: &[EModel],
+    group: &[usize],
+    users: &dyn Fn(&str) -> String,
+    diags: &mut Diagnostics,
+) {
+    let origin = |suffix: &str| {
+        group.iter().find_map(|&i| {
+            emodels[i]
+                .mechanisms
+                .iter()
+                .find(|m| m.suffix == suffix)
+                .map(|m| m.origin.clone())
+        })
+    };
+    for u in &r.used {
+        match u.provider {
+            Provider::File(i) => {
+                for d in r.files[i].diagnostics.iter() {
+                    diags.push(d.clone());
+                }
+            }
+            Provider::Builtin(_) | Provider::Missing => {}
+            Provider::Replaced { file, builtin } => {
+                let c = &r.files[file];
+                let (b, _) = &r.builtins[builtin];
+                diags.push(
+                    crate::diag::Diagnostic::note(
+                        "builtin-replacement",
+                        &c.path,
+                        first_error(c).and_then(|d| d.pos),
+                        format!(
+                            "`{}` is outside emsweep's NMODL subset ({}); emsweep's built-in {} is used instead",
+                            u.suffix,
+                            c.unsupported().join(", "),
+                            b.summary
+                        ),
+                    )
+                    .with_note(users(&u.suffix)),
+                );
+            }
+            Provider::Failed(i) => {
+                let c = &r.files[i];
+                if c.kind != FileKind::Density {
+                    if let Some(o) = origin(&u.suffix) {
+                        diags.push(
+                            o.error(
+                                "not-a-channel",
+                                format!(
+                                    "`{}` is not a density channel ({} declares a {}): it cannot be inserted into sections",
+                                    u.suffix,
+                                    c.path.display(),
+                                    if c.kind == FileKind::PointProcess {
+                                        "POINT_PROCESS"
+                                    } else {
+                                        "ARTIFICIAL_CELL"
+                                    }
+                                ),
+                            ),
+                        );
+                    }
+                    continue;
+                }
+                let why = format!(
+                    "`{}` is {}: the channels an e-model uses must compile",
+                    u.suffix,
+                    users(&u.suffix)
+                );
+                for d in c.diagnostics.iter() {
+                    let d = d.clone();
+                    diags.push(if d.severity == Severity::Error {
+                        d.with_note(why.clone())
+                    } else {
+                        d
+                    });
+                }
+            }
+            Provider::NeuronOnly => {
+                if let Some(o) = origin(&u.suffix) {
+                    diags.push(o.error(
+                        "unsupported-builtin",
+                        format!(
+                            "`{}` is built into NEURON, but emsweep does not provide it",
+                            u.suffix
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+fn unused_diagnostics(r: &Resolved, mech_dir: Option<&Path>, diags: &mut Diagnostics) {
+    let mut compiled: Vec<String> = Vec::new();
+    for i in r.unused_files() {
+        let c = &r.files[i];
+        let file = c
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = c.name.clone().unwrap_or_else(|| file.clone());
+        match c.kind {
+            FileKind::PointProcess | FileKind::ArtificialCell => {
+                for d in c.diagnostics.iter() {
+                    diags.push(d.clone());
+                }
+            }
+            _ if c.mechanism.is_some() => compiled.push(format!("{name} ({file})")),
+            _ => {
+                let unsupported = c.unsupported();
+                let what = if unsupported.is_empty() {
+                    first_error(c)
+                        .map(|d| d.message.clone())
+                        .unwrap_or_else(|| "errors".to_string())
+                } else {
+                    unsupported.join(", ")
+                };
+                let stand_in = crate::nmodl::builtin::builtin(&name)
+                    .filter(|b| b.replaces(c))
+                    .map(|b| format!(" (emsweep's built-in {} would stand in)", b.summary))
+                    .unwrap_or_default();
+                diags.push(crate::diag::Diagnostic::note(
+                    "unused-mechanism",
+                    &c.path,
+                    first_error(c).and_then(|d| d.pos),
+                    format!(
+                        "`{name}` does not compile ({what}), but no e-model uses it: skipped{stand_in}"
+                    ),
+                ));
+            }
+        }
+    }
+    if !compiled.is_empty() {
+        let at = mech_dir
+            .map(Path::to_path_buf)
+            .or_else(|| r.files.first().map(|c| c.path.clone()))
+            .unwrap_or_default();
+        diags.push(crate::diag::Diagnostic::note(
+            "unused-mechanism",
+            at,
+            None,
+            format!(
+                "{} compiled but used by no e-model (variants; not simulated): {}",
+                if compiled.len() == 1 {
+                    "one channel"
+                } else {
+                    "channels"
+                },
+                compiled.join(", ")
+            ),
+        ));
+    }
+}
+
+/// `12: 11 compile, built in: pas` and the like.
+fn channels_line(r: &Resolved, em: &EModel) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for m in &em.mechanisms {
+        if !names.contains(&m.suffix.as_str()) {
+            names.push(&m.suffix);
+        }
+    }
+    let provider = |s: &str| r.used.iter().find(|u| u.suffix == s).map(|u| u.provider);
+    let pick = |f: &dyn Fn(Provider) -> bool| -> Vec<&str> {
+        names
+            .iter()
+            .copied()
+            .filter(|s| provider(s).is_some_and(f))
+            .collect()
+    };
+    let from_files = pick(&|p| matches!(p, Provider::File(_))).len();
+    let builtin = pick(&|p| matches!(p, Provider::Builtin(_)));
+    let replaced = pick(&|p| matches!(p, Provider::Replaced { .. }));
+    let failing = pick(&|p| matches!(p, Provider::Failed(_) | Provider::NeuronOnly));
+    let missing = pick(&|p| matches!(p, Provider::Missing));
+    let mut parts = vec![format!("{from_files} compiled from the package")];
+    for (label, list) in [
+        ("built in", &builtin),
+        ("replaced by a built-in", &replaced),
+        ("do not compile", &failing),
+        ("missing", &missing),
+    ] {
+        if !list.is_empty() {
+            parts.push(format!("{label}: {}", list.join(" ")));
+        }
+    }
+    format!("{}: {}", names.len(), parts.join("; "))
+}
+
 /// Render the whole report as `emsweep check` prints it.
 pub fn render(report: &CheckReport) -> String {
     let mut out = String::new();
@@ -274,6 +528,7 @@ pub fn render(report: &CheckReport) -> String {
                 Some(s) => {
                     let _ = writeln!(out, "e-model {} — built", e.label);
                     out.push_str(s);
+                    let _ = writeln!(out, "  channels     {}", e.channels);
                 }
                 None => {
                     let _ = writeln!(

@@ -32,11 +32,35 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Compile NMODL mechanism files on their own.
+    Mech {
+        #[command(subcommand)]
+        action: MechCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MechCommand {
+    /// Compile each FILE and print every diagnostic; exit 1 when any file has an error.
+    Check {
+        #[arg(required = true, value_name = "FILE.mod")]
+        files: Vec<PathBuf>,
+    },
+    /// Compile FILE and print what it became.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["ir"])))]
+    Emit {
+        /// Print the mechanism IR in its stable text form.
+        #[arg(long)]
+        ir: bool,
+        #[arg(value_name = "FILE.mod")]
+        file: PathBuf,
+    },
 }
 
 /// Run a parsed command line; returns the process exit code.
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
+        Command::Mech { action } => run_mech(action),
         Command::Check { paths } => {
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {
                 eprintln!("error: {}: no such file or directory", missing.display());
@@ -48,6 +72,44 @@ pub fn run(cli: Cli) -> u8 {
                 exit::SOME_FAILED
             } else {
                 exit::OK
+            }
+        }
+    }
+}
+
+fn run_mech(action: MechCommand) -> u8 {
+    match action {
+        MechCommand::Check { files } => {
+            if let Some(missing) = files.iter().find(|p| !p.is_file()) {
+                eprintln!("error: {}: no such file", missing.display());
+                return exit::USAGE;
+            }
+            let report = crate::nmodl::report::check_files(&files);
+            print!("{}", crate::nmodl::report::render(&report));
+            if report.failed() {
+                exit::SOME_FAILED
+            } else {
+                exit::OK
+            }
+        }
+        MechCommand::Emit { ir: _, file } => {
+            if !file.is_file() {
+                eprintln!("error: {}: no such file", file.display());
+                return exit::USAGE;
+            }
+            let c = crate::nmodl::compile_file(&file);
+            for d in c.diagnostics.iter() {
+                eprintln!("{}", d.render(None));
+            }
+            match &c.mechanism {
+                Some(m) => {
+                    print!("{}", crate::ir::dump::dump(m));
+                    exit::OK
+                }
+                None => {
+                    eprintln!("{}", crate::nmodl::report::outcome_line(&c));
+                    exit::SOME_FAILED
+                }
             }
         }
     }

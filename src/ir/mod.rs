@@ -205,4 +205,51 @@ impl Mechanism {
     pub fn has_current(&self) -> bool {
         !self.current.writes.is_empty()
     }
+
+    /// Whether the mechanism writes an ion concentration (`WRITE cai`).
+    pub fn writes_concentration(&self) -> bool {
+        self.ions.iter().any(Ion::writes_concentration)
+    }
+}
+
+/// The order in which NEURON calls the mechanisms of a node in every phase (INITIAL, currents,
+/// states), given them in registration order (the order `nrnivmodl` compiled their files): the
+/// mechanisms that write an ion concentration first, in registration order, then the others in
+/// registration order. NEURON moves concentration writers ahead so that a mechanism reading
+/// `cai` sees the value of the same phase; for example SK_E2 (registered first) reads in its
+/// state update the `cai` that TC_cad (registered after it) has just advanced. Measured against
+/// NEURON 9.0.2 by the replay test (tests/nmodl/replay.rs).
+pub fn neuron_call_order(registered: &[&Mechanism]) -> Vec<usize> {
+    let writers = (0..registered.len()).filter(|&i| registered[i].writes_concentration());
+    let others = (0..registered.len()).filter(|&i| !registered[i].writes_concentration());
+    writers.chain(others).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nmodl::compile_source;
+
+    fn mech(src: &str) -> Mechanism {
+        compile_source(std::path::Path::new("t.mod"), src)
+            .mechanism
+            .unwrap()
+    }
+
+    #[test]
+    fn concentration_writers_are_called_first_in_registration_order() {
+        let reader = mech(
+            "NEURON { SUFFIX rd USEION ca READ cai }\nASSIGNED { cai x }\nBREAKPOINT { x = cai }\n",
+        );
+        let pump = mech("NEURON { SUFFIX pump USEION ca READ ica WRITE cai }\nASSIGNED { ica }\nSTATE { cai }\nBREAKPOINT { SOLVE s METHOD cnexp }\nDERIVATIVE s { cai' = -ica }\n");
+        let leak = mech(
+            "NEURON { SUFFIX lk NONSPECIFIC_CURRENT i }\nASSIGNED { i v }\nBREAKPOINT { i = v }\n",
+        );
+        assert!(pump.writes_concentration() && !reader.writes_concentration());
+        assert_eq!(
+            neuron_call_order(&[&reader, &pump, &leak, &pump]),
+            vec![1, 3, 0, 2]
+        );
+        assert_eq!(neuron_call_order(&[]), Vec::<usize>::new());
+    }
 }

@@ -13,9 +13,12 @@
 //! `usetable_<suffix> = 0`. Nothing here panics on any input.
 
 pub mod ast;
+pub mod builtin;
 pub mod lexer;
 pub mod lower;
 pub mod parser;
+pub mod report;
+pub mod resolve;
 pub mod sema;
 pub mod units;
 

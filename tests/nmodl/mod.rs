@@ -13,6 +13,8 @@ use proptest::prelude::*;
 
 use crate::common::{real_packages_dir, repo_root};
 
+mod replay;
+
 /// The packages of the outcome table, relative to the packages folder.
 const PACKAGES: &[&str] = &[
     "emodelrunner/sscx_sample_dir",
@@ -204,6 +206,18 @@ fn expected_outcomes_hold() {
                     problems.push(format!(
                         "{here}: expected rejection naming {}; got {:?}",
                         e.detail, got
+                    ));
+                }
+                let stands_in = emsweep::nmodl::builtin::builtin(&e.name)
+                    .is_some_and(|b| b.replaces(&c) && b.compile().mechanism.is_some());
+                if (e.outcome == "builtin") != stands_in {
+                    problems.push(format!(
+                        "{here}: a built-in replacement {}",
+                        if stands_in {
+                            "exists, yet the table says rejected"
+                        } else {
+                            "is missing"
+                        }
                     ));
                 }
             }
