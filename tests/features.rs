@@ -6,7 +6,7 @@
 //! exactly); where eFEL gives none (or raises), emsweep gives none.
 
 use crate::common::repo_root;
-use emsweep::features::{self, FeatureContext, Settings, Trace};
+use emsweep::features::{self, FeatureContext, SettingValue, Settings, Trace};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -77,14 +77,22 @@ struct Tally {
     worst_where: String,
 }
 
+/// Settings from the reference's eFEL settings (eFEL names), on top of eFEL's defaults.
 fn settings_from(entry: &Value, stimulus_current: Option<f64>) -> Settings {
-    Settings {
-        threshold_mv: entry["Threshold"].as_f64().unwrap(),
-        interp_step_ms: entry["interp_step"].as_f64().unwrap(),
-        strict_stiminterval: entry["strict_stiminterval"].as_bool().unwrap(),
-        stimulus_current_na: stimulus_current,
-        ..Settings::default()
+    let mut settings = Settings::default();
+    for (name, value) in entry.as_object().unwrap() {
+        let value = match value {
+            Value::Number(n) => SettingValue::Number(n.as_f64().unwrap()),
+            Value::Bool(b) => SettingValue::Bool(*b),
+            Value::String(s) => SettingValue::Text(s),
+            other => panic!("setting {name}: {other}"),
+        };
+        settings
+            .set(name, &value)
+            .unwrap_or_else(|e| panic!("setting {name}: {e}"));
     }
+    settings.stimulus_current_na = stimulus_current;
+    settings
 }
 
 #[test]

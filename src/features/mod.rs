@@ -29,7 +29,7 @@ pub mod subthreshold;
 
 pub use context::FeatureContext;
 pub use registry::feature_names;
-pub use settings::{BaseMode, Settings, Trace};
+pub use settings::{BaseMode, SettingValue, Settings, Trace};
 pub use spikes::{spike_times_ms, COMPARISON_THRESHOLD_MV};
 
 /// Why a feature could not be computed at all (as opposed to having no value on this trace).
@@ -51,6 +51,10 @@ pub enum FeatureError {
     TooManyPoints { points: f64 },
     #[error("unknown feature '{name}' (not an eFEL feature emsweep computes)")]
     UnknownFeature { name: String },
+    #[error("unknown setting '{name}' (not an eFEL setting that changes emsweep's features)")]
+    UnknownSetting { name: String },
+    #[error("setting '{name}' cannot take the value {value}")]
+    BadSetting { name: String, value: String },
 }
 
 impl FeatureError {
@@ -65,6 +69,8 @@ impl FeatureError {
             FeatureError::BadInterpStep { .. } => "bad-interp-step",
             FeatureError::TooManyPoints { .. } => "trace-too-many-points",
             FeatureError::UnknownFeature { .. } => "unknown-feature",
+            FeatureError::UnknownSetting { .. } => "unknown-setting",
+            FeatureError::BadSetting { .. } => "bad-setting",
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The trace a feature is computed on and the eFEL settings that change feature values.
 
+use super::FeatureError;
+
 /// One recorded trace and its stimulus window, as eFEL takes it (`T`, `V`, `stim_start`,
 /// `stim_end`). `v_mv` may hold any recorded variable (a concentration too); features name it
 /// "voltage" as eFEL does.
@@ -105,5 +107,111 @@ impl Settings {
             strict_stiminterval: true,
             ..Settings::default()
         }
+    }
+}
+
+/// A setting's value as feature files and eFEL's `set_setting` give it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingValue<'a> {
+    Number(f64),
+    Bool(bool),
+    Text(&'a str),
+}
+
+impl Settings {
+    /// Set the eFEL setting `name` (eFEL's spelling, e.g. `Threshold`, `interp_step`,
+    /// `strict_stiminterval`, `stimulus_current`). Numbers are accepted for the boolean settings
+    /// (non-zero is true) and must be whole and non-negative for `DerivativeWindow`. Errors for a
+    /// name that changes none of the features emsweep computes, or a value of the wrong kind.
+    pub fn set(&mut self, name: &str, value: &SettingValue<'_>) -> Result<(), FeatureError> {
+        let bad = || FeatureError::BadSetting {
+            name: name.to_string(),
+            value: format!("{value:?}"),
+        };
+        let number = || match value {
+            SettingValue::Number(x) if x.is_finite() => Ok(*x),
+            _ => Err(bad()),
+        };
+        let flag = || match value {
+            SettingValue::Bool(b) => Ok(*b),
+            SettingValue::Number(x) if x.is_finite() => Ok(*x != 0.0),
+            _ => Err(bad()),
+        };
+        match name {
+            "Threshold" => self.threshold_mv = number()?,
+            "DerivativeThreshold" => self.derivative_threshold_mv_per_ms = number()?,
+            "DownDerivativeThreshold" => self.down_derivative_threshold_mv_per_ms = number()?,
+            "DerivativeWindow" => {
+                let x = number()?;
+                if x < 0.0 || x.fract() != 0.0 || x > 1e9 {
+                    return Err(bad());
+                }
+                self.derivative_window = x as usize;
+            }
+            "interp_step" => self.interp_step_ms = number()?,
+            "strict_stiminterval" => self.strict_stiminterval = flag()?,
+            "voltage_base_start_perc" => self.voltage_base_start_perc = number()?,
+            "voltage_base_end_perc" => self.voltage_base_end_perc = number()?,
+            "voltage_base_mode" => {
+                self.voltage_base_mode = match value {
+                    SettingValue::Text("mean") => BaseMode::Mean,
+                    SettingValue::Text("median") => BaseMode::Median,
+                    _ => return Err(bad()),
+                }
+            }
+            "precision_threshold" => self.precision_threshold_ms = number()?,
+            "sahp_start" => self.sahp_start_ms = number()?,
+            "ignore_first_ISI" => self.ignore_first_isi = flag()?,
+            "burst_factor" => self.burst_factor = number()?,
+            "depol_block_min_duration" => self.depol_block_min_duration_ms = number()?,
+            "decay_start_after_stim" => self.decay_start_after_stim_ms = number()?,
+            "decay_end_after_stim" => self.decay_end_after_stim_ms = number()?,
+            "stimulus_current" => self.stimulus_current_na = Some(number()?),
+            _ => {
+                return Err(FeatureError::UnknownSetting {
+                    name: name.to_string(),
+                })
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_by_efel_name() {
+        let mut s = Settings::default();
+        s.set("Threshold", &SettingValue::Number(-30.0)).unwrap();
+        s.set("strict_stiminterval", &SettingValue::Bool(true))
+            .unwrap();
+        s.set("ignore_first_ISI", &SettingValue::Number(0.0))
+            .unwrap();
+        s.set("DerivativeWindow", &SettingValue::Number(2.0))
+            .unwrap();
+        s.set("voltage_base_mode", &SettingValue::Text("median"))
+            .unwrap();
+        s.set("stimulus_current", &SettingValue::Number(-0.1))
+            .unwrap();
+        assert_eq!(s.threshold_mv, -30.0);
+        assert!(s.strict_stiminterval);
+        assert!(!s.ignore_first_isi);
+        assert_eq!(s.derivative_window, 2);
+        assert_eq!(s.voltage_base_mode, BaseMode::Median);
+        assert_eq!(s.stimulus_current_na, Some(-0.1));
+        let e = s
+            .set("DerivativeWindow", &SettingValue::Number(2.5))
+            .unwrap_err();
+        assert_eq!(e.kind(), "bad-setting");
+        let e = s
+            .set("voltage_base_mode", &SettingValue::Text("mode"))
+            .unwrap_err();
+        assert_eq!(e.kind(), "bad-setting");
+        let e = s.set("Threshold", &SettingValue::Text("high")).unwrap_err();
+        assert_eq!(e.kind(), "bad-setting");
+        let e = s.set("no_such", &SettingValue::Number(1.0)).unwrap_err();
+        assert_eq!(e.kind(), "unknown-setting");
     }
 }

@@ -66,6 +66,15 @@ SETTINGS = {
     "emodelrunner": {"Threshold": -30.0, "interp_step": 0.1, "strict_stiminterval": True},
     "fine_strict": {"Threshold": -20.0, "interp_step": 0.025, "strict_stiminterval": True},
     "fine_loose": {"Threshold": -30.0, "interp_step": 0.025, "strict_stiminterval": False},
+    # every other setting that changes the features checked, away from its default
+    "other_settings": {
+        "Threshold": -25.0, "interp_step": 0.05, "strict_stiminterval": True,
+        "DerivativeThreshold": 15.0, "DownDerivativeThreshold": -8.0, "DerivativeWindow": 2,
+        "voltage_base_start_perc": 0.5, "voltage_base_end_perc": 0.95,
+        "voltage_base_mode": "median", "ignore_first_ISI": False, "sahp_start": 3.0,
+        "burst_factor": 1.3, "depol_block_min_duration": 30.0, "decay_start_after_stim": 2.0,
+        "decay_end_after_stim": 20.0,
+    },
 }
 
 PACKAGE_CASES = {
@@ -189,6 +198,8 @@ def child_builtin(out_file):
          900, 1000, window=(100, 500))
     step("hh_window_beyond_end", "hh soma, 0.1 nA from 100 ms, window ends after the trace", 0.1, 100,
          400, 400, window=(100, 450))
+    step("hh_window_after_trace", "hh soma, 0.1 nA from 100 ms; the window (400-500 ms) starts "
+         "after the trace ends", 0.1, 100, 300, 300, window=(400, 500))
     step("hh_stim_at_zero", "hh soma, 0.1 nA from t = 0 (window starts at 0)", 0.1, 0, 300, 400)
     step("hh_start_depolarised", "hh soma from v_init = 0 mV (trace starts above threshold), 0.1 nA",
          0.1, 100, 400, 500, v_init=0.0)
