@@ -241,7 +241,9 @@ fn find_ap_begins(ctx: &FeatureContext) -> Option<Vec<usize>> {
             if candidate > n - width {
                 candidate = n - width;
             }
-            if candidate == floor {
+            // At the limit: no onset. (Below it, possible only when the window is longer than the
+            // rest of the trace, eFEL's search runs out of its range; emsweep skips the spike.)
+            if candidate <= floor {
                 continue 'spikes;
             }
             search_from = candidate - 1;
