@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diag;
 pub mod discretize;
 pub mod emit;
+pub mod features;
 pub mod ir;
 pub mod morph;
 pub mod nmodl;

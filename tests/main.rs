@@ -3,5 +3,6 @@
 mod broken_inputs;
 mod cli;
 mod common;
+mod features;
 mod geometry;
 mod nmodl;
