@@ -13,4 +13,6 @@ pub mod emit;
 pub mod ir;
 pub mod morph;
 pub mod nmodl;
+pub mod output;
 pub mod package;
+pub mod sim;

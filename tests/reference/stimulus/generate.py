@@ -386,7 +386,7 @@ def versions():
     }
 
 
-def document(cases, source):
+def document(cases, source, package=None, root=None):
     return {
         "provenance": {
             "generator": GENERATOR,
@@ -399,6 +399,8 @@ def document(cases, source):
             "encoding": "i_runs: [k, i]: the summed IClamp.i [nA] is i from sample k until the "
                         "next run; t_checks: [k, t] recorded t [ms] at some samples",
         },
+        "package": package,
+        "root": root,
         "dt": DT,
         "cases": cases,
     }
@@ -406,8 +408,9 @@ def document(cases, source):
 
 def dump(doc):
     """JSON with one case per line block and one run per line: readable diffs."""
-    lines = ["{", f'  "provenance": {json.dumps(doc["provenance"])},', f'  "dt": {doc["dt"]},',
-             '  "cases": [']
+    lines = ["{", f'  "provenance": {json.dumps(doc["provenance"])},',
+             f'  "package": {json.dumps(doc["package"])},', f'  "root": {json.dumps(doc["root"])},',
+             f'  "dt": {doc["dt"]},', '  "cases": [']
     for ci, case in enumerate(doc["cases"]):
         head = {k: v for k, v in case.items() if k != "i_runs"}
         lines.append("    {")
@@ -437,7 +440,8 @@ def build_all(packages):
             for name, protocol, currents in emr_protocols(root / rel, reader):
                 cases.append(case_record(h, sim, protocol, {
                     "name": name, "file": rel, "reader": reader, "currents": currents}))
-        docs[out] = document(cases, f"{pkg} ({'packages' if base == 'packages' else 'emsweep'})")
+        docs[out] = document(cases, f"{pkg} ({'packages' if base == 'packages' else 'emsweep'})",
+                             pkg, base)
     for out, base, pkg, rel, key in BPEM_FILES:
         root = (packages if base == "packages" else REPO) / pkg
         definitions = json.loads((root / rel).read_text())["protocols"]
@@ -447,7 +451,8 @@ def build_all(packages):
             protocol, used = bpem_protocol(p["name"], ptype, p["stimuli"][0], BPEM_CURRENTS[key])
             cases.append(case_record(h, sim, protocol, {
                 "name": p["name"], "file": rel, "protocol_type": ptype, "currents": used}))
-        docs[out] = document(cases, f"{pkg} ({'packages' if base == 'packages' else 'emsweep'})")
+        docs[out] = document(cases, f"{pkg} ({'packages' if base == 'packages' else 'emsweep'})",
+                             pkg, base)
     cases = []
     for name, ptype, stim in SYNTHETIC_ECODES:
         protocol, used = bpem_protocol(name, ptype, stim,
