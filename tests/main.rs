@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod geometry;
 mod nmodl;
+mod probe;
 mod stimulus;

@@ -59,7 +59,30 @@ CASES = {
     "thalamus_dNAD_ltb": {"protocol_files": [], "apical_point_isec": None},
     "synplas_cADpyr_L4UPC": {"protocol_files": [], "apical_point_isec": None},
     "synplas_cADpyr_L4TPC": {"protocol_files": [], "apical_point_isec": None},
+    # emsweep's own example, built with NEURON's built-in hh and pas (its mechanisms/ folder
+    # holds look-alikes under the same SUFFIXes, which NEURON refuses to load)
+    "examples_ball_and_stick_hh": {
+        "protocol_files": ["config/protocols/ballstick_hh.json"],
+        "apical_point_isec": None,
+        "geometry": {
+            "tool": "emodelrunner",
+            "package": "examples/ball_and_stick_hh",
+            "config": "config/config.ini",
+            "role": "cell",
+            "builder": "emodelrunner.create_cells.create_cell_using_config(config) as for SSCx, "
+                       "with NEURON's built-in hh and pas",
+        },
+        "root": "repo",
+    },
 }
+
+
+def geometry_case(name):
+    return CASES[name].get("geometry") or GEOMETRY.CASES[name]
+
+
+def case_root(name, packages):
+    return REPO if CASES[name].get("root") == "repo" else packages
 
 LISTS = ["all", "somatic", "axonal", "basal", "apical", "myelinated"]
 ARRAYS = ["soma", "axon", "dend", "apic", "myelin"]
@@ -170,16 +193,49 @@ def read_location(h, sim, icell, rec, case):
             "segment": segment}
 
 
+def make_config_paths(config):
+    """EModelRunner's config check wants every path of [Paths] to exist (templates, output
+    folder, synapse folders) although building a cell reads none of them: create empty
+    stand-ins in the package copy until the check passes."""
+    import re
+    from emodelrunner.load import load_config
+    from schema import SchemaError
+
+    for _ in range(40):
+        try:
+            load_config(config_path=config)
+            return
+        except SchemaError as e:
+            found = re.findall(r"<lambda>\('([^']+)'\) should evaluate to True", str(e))
+            if not found:
+                raise
+            path = Path(found[-1])
+            if path.suffix:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+            else:
+                path.mkdir(parents=True, exist_ok=True)
+    raise RuntimeError("the config check still fails")
+
+
 def child_main(name, packages, mech_dir, out_file):
     import neuron
     from neuron import h
 
-    geo = GEOMETRY.CASES[name]
+    geo = geometry_case(name)
     case = CASES[name]
     if mech_dir is not None:
         if not neuron.load_mechanisms(str(mech_dir)):
             raise RuntimeError(f"could not load mechanisms compiled in {mech_dir}")
-    root = packages / geo["package"]
+    root = case_root(name, packages) / geo["package"]
+    if case.get("root") == "repo":
+        # EModelRunner's config check wants the output folder to exist: run from a copy.
+        import shutil
+        copy = Path(tempfile.mkdtemp(prefix="probegen-pkg-")) / "package"
+        shutil.copytree(root, copy)
+        root = copy
+        os.chdir(root)
+        make_config_paths(geo["config"])
     os.chdir(root)
     cell, emodel = GEOMETRY.build_emodelrunner(geo, h)
     from bluepyopt import ephys
@@ -214,13 +270,18 @@ def child_main(name, packages, mech_dir, out_file):
             "package": geo["package"],
             "config": geo["config"],
             "builder": geo["builder"],
-            "licence": GEOMETRY.LICENCE,
+            "licence": GEOMETRY.LICENCE if case.get("root") != "repo"
+            else "Apache-2.0 (emsweep's own example)",
         },
         "emodel": emodel,
         "apical_point_isec": case["apical_point_isec"],
         "locations": results,
     }
     Path(out_file).write_text(GEOMETRY.dump(document))
+    if case.get("root") == "repo":
+        import shutil
+        os.chdir(packages)
+        shutil.rmtree(root.parent, ignore_errors=True)
 
 
 def run_all(packages, out_dir):
@@ -228,8 +289,10 @@ def run_all(packages, out_dir):
     with tempfile.TemporaryDirectory(prefix="probegen-") as tmp:
         compiled = {}
         for name in CASES:
-            package = GEOMETRY.CASES[name]["package"]
-            if package not in compiled:
+            package = geometry_case(name)["package"]
+            if CASES[name].get("root") == "repo":
+                compiled[package] = None
+            elif package not in compiled:
                 work = Path(tmp) / package.replace("/", "_")
                 work.mkdir(parents=True)
                 compiled[package] = GEOMETRY.compile_mechanisms(packages / package / "mechanisms",
