@@ -101,7 +101,11 @@ fn compare(case: &str, em: &EModel, cell: &Cell) {
                 .flat_map(|s| &s.protocols)
                 .find(|p| p.name == loc["protocol"].as_str().unwrap())
                 .unwrap_or_else(|| panic!("{case}: protocol {} of {file}", loc["protocol"]));
-            let name = format!("{}.{}", rec["name"].as_str().unwrap(), rec["var"].as_str().unwrap());
+            let name = format!(
+                "{}.{}",
+                rec["name"].as_str().unwrap(),
+                rec["var"].as_str().unwrap()
+            );
             let r = protocol
                 .recordings
                 .iter()
@@ -117,7 +121,10 @@ fn compare(case: &str, em: &EModel, cell: &Cell) {
         let what = format!("{case} {rec}");
         match (&ours, loc.get("error")) {
             (Err(_), Some(_)) => errors += 1,
-            (Err(m), None) => bad.push(format!("{what}: ours fails ({m}), NEURON finds {}", loc["section"])),
+            (Err(m), None) => bad.push(format!(
+                "{what}: ours fails ({m}), NEURON finds {}",
+                loc["section"]
+            )),
             (Ok((s, x)), Some(e)) => bad.push(format!(
                 "{what}: ours {}({x}), NEURON fails ({e})",
                 cell.disc.sections[s.index()].name
@@ -144,19 +151,32 @@ fn compare(case: &str, em: &EModel, cell: &Cell) {
     println!(
         "{case}: {found} located ({packaged} packaged), {errors} refused by both, max |Δx| = {worst_x:.2e}"
     );
-    assert!(bad.is_empty(), "{} mismatches:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} mismatches:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
     assert!(found > 20, "{case}: only {found} locations");
 }
 
 #[test]
 fn sscx_recordings_are_where_neuron_reads_them() {
-    let (em, cell) = build(real_packages_dir().join("emodelrunner/sscx_sample_dir"), "cADpyr_L4UPC", "");
+    let (em, cell) = build(
+        real_packages_dir().join("emodelrunner/sscx_sample_dir"),
+        "cADpyr_L4UPC",
+        "",
+    );
     compare("sscx_cADpyr_L4UPC", &em, &cell);
 }
 
 #[test]
 fn thalamus_locations_are_neurons() {
-    let (em, cell) = build(real_packages_dir().join("emodelrunner/thalamus_sample_dir"), "dNAD_ltb", "");
+    let (em, cell) = build(
+        real_packages_dir().join("emodelrunner/thalamus_sample_dir"),
+        "dNAD_ltb",
+        "",
+    );
     compare("thalamus_dNAD_ltb", &em, &cell);
 }
 
@@ -171,6 +191,10 @@ fn synplas_locations_are_neurons() {
 
 #[test]
 fn example_recordings_are_where_neuron_reads_them() {
-    let (em, cell) = build(repo_root().join("examples/ball_and_stick_hh"), "ballstick_hh", "");
+    let (em, cell) = build(
+        repo_root().join("examples/ball_and_stick_hh"),
+        "ballstick_hh",
+        "",
+    );
     compare("examples_ball_and_stick_hh", &em, &cell);
 }

@@ -5,8 +5,7 @@
 
 use crate::common::{real_packages_dir, repo_root};
 use emsweep::package::{
-    ecode_for, ECode, ECodeProtocolType, EModel, Origin, Protocol, RampPulse, SquarePulse,
-    Stimulus,
+    ecode_for, ECode, ECodeProtocolType, EModel, Origin, Protocol, RampPulse, SquarePulse, Stimulus,
 };
 use emsweep::sim::stimulus::{build, FixedStepClock, LaneCurrents};
 use serde_json::Value;
@@ -44,7 +43,11 @@ fn package_emodels(doc: &Value) -> Vec<EModel> {
         _ => repo_root().join(rel),
     };
     let read = emsweep::package::read_package(&dir);
-    assert!(!read.emodels.is_empty(), "no e-model read from {}", dir.display());
+    assert!(
+        !read.emodels.is_empty(),
+        "no e-model read from {}",
+        dir.display()
+    );
     read.emodels
 }
 
@@ -80,7 +83,12 @@ fn synthetic_pulses(name: &str, def: &Value) -> Protocol {
     let stimuli = &def["stimuli"];
     let stimulus = match def["type"].as_str() {
         Some("StepProtocol") => Stimulus::Step {
-            steps: stimuli["step"].as_array().unwrap().iter().map(pulse).collect(),
+            steps: stimuli["step"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(pulse)
+                .collect(),
             holding: stimuli.get("holding").map(pulse),
         },
         Some("RampProtocol") => {
@@ -154,7 +162,13 @@ fn expand(case: &Value) -> Vec<f64> {
 }
 
 /// Compares one case; returns the largest |Δ| [nA].
-fn check_case(file: &str, case: &Value, protocol: &Protocol, dt: f64, bad: &mut Vec<String>) -> f64 {
+fn check_case(
+    file: &str,
+    case: &Value,
+    protocol: &Protocol,
+    dt: f64,
+    bad: &mut Vec<String>,
+) -> f64 {
     let name = case["name"].as_str().unwrap();
     let lane = currents(case);
     let prog = match build(protocol, &[lane]) {
@@ -165,15 +179,26 @@ fn check_case(file: &str, case: &Value, protocol: &Protocol, dt: f64, bad: &mut 
         }
     };
     if prog.tstop_ms != case["tstop"].as_f64().unwrap() {
-        bad.push(format!("{file} {name}: tstop {} vs {}", prog.tstop_ms, case["tstop"]));
+        bad.push(format!(
+            "{file} {name}: tstop {} vs {}",
+            prog.tstop_ms, case["tstop"]
+        ));
     }
     if prog.clamps.len() as u64 != case["clamps"].as_u64().unwrap() {
-        bad.push(format!("{file} {name}: {} clamps vs {}", prog.clamps.len(), case["clamps"]));
+        bad.push(format!(
+            "{file} {name}: {} clamps vs {}",
+            prog.clamps.len(),
+            case["clamps"]
+        ));
     }
     let steps = FixedStepClock::steps(dt, prog.tstop_ms);
     let reference = expand(case);
     if steps.len() + 1 != reference.len() {
-        bad.push(format!("{file} {name}: {} samples vs {}", steps.len() + 1, reference.len()));
+        bad.push(format!(
+            "{file} {name}: {} samples vs {}",
+            steps.len() + 1,
+            reference.len()
+        ));
         return f64::NAN;
     }
     for c in case["t_checks"].as_array().unwrap() {
@@ -192,13 +217,11 @@ fn check_case(file: &str, case: &Value, protocol: &Protocol, dt: f64, bad: &mut 
         prog.add_currents_na(t, &mut out);
         let d = (got - want).abs();
         worst = worst.max(d);
-        if d > TOL_NA || out[0].to_bits() != got.to_bits() {
-            if bad.len() < 40 {
-                bad.push(format!(
-                    "{file} {name}: sample {k} (t {t}): {got:.17e} (hot loop {:.17e}) vs NEURON {want:.17e}",
-                    out[0]
-                ));
-            }
+        if (d > TOL_NA || out[0].to_bits() != got.to_bits()) && bad.len() < 40 {
+            bad.push(format!(
+                "{file} {name}: sample {k} (t {t}): {got:.17e} (hot loop {:.17e}) vs NEURON {want:.17e}",
+                out[0]
+            ));
         }
     }
     worst
@@ -266,7 +289,10 @@ fn lanes_are_independent() {
         })
         .collect();
     let batch = build(&protocol, &lanes).unwrap();
-    let alone: Vec<_> = lanes.iter().map(|l| build(&protocol, &[*l]).unwrap()).collect();
+    let alone: Vec<_> = lanes
+        .iter()
+        .map(|l| build(&protocol, &[*l]).unwrap())
+        .collect();
     let mut out = vec![0.0; lanes.len()];
     for st in FixedStepClock::steps(0.025, batch.tstop_ms) {
         out.iter_mut().for_each(|o| *o = 0.0);

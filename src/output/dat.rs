@@ -55,11 +55,7 @@ pub fn write_dat(
     if times_ms.len() != values.len() {
         return Err(OutputError::Invalid {
             path,
-            message: format!(
-                "{} times but {} values",
-                times_ms.len(),
-                values.len()
-            ),
+            message: format!("{} times but {} values", times_ms.len(), values.len()),
         });
     }
     let io = |source| OutputError::Io {

@@ -151,7 +151,8 @@ impl Failure {
 pub fn to_json(report: &RunReport) -> String {
     // Serialising plain structs, strings, numbers and sorted maps cannot fail, except for
     // non-finite numbers, which serde_json writes as null.
-    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -174,4 +175,92 @@ pub fn read_run_json(path: &Path) -> Result<RunReport, OutputError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::LineCol;
+
+    fn sample() -> RunReport {
+        let mut r = RunReport::new(
+            vec!["emsweep".into(), "run".into(), "examples".into()],
+            "cpu-f64",
+        );
+        r.started_unix_s = 1.5e9;
+        r.versions.insert("rustc".into(), "1.95.0".into());
+        r.versions.insert("emsweep".into(), "0.1.0".into());
+        r.settings.insert("dt_ms".into(), "0.025".into());
+        r.timings_s.insert("simulate".into(), 1.25);
+        r.timings_s.insert("read".into(), 0.5);
+        r.emodels.push(EModelRun {
+            label: "ballstick_hh".into(),
+            package: "examples/ball_and_stick_hh".into(),
+            lanes: 2,
+            protocols: vec![ProtocolRun {
+                name: "Step_300".into(),
+                status: RunStatus::Ok,
+                tstop_ms: 300.0,
+                dt_ms: 0.025,
+                samples: 12001,
+                recordings: vec!["soma.v".into()],
+                failed_lanes: vec![],
+                wall_s: 0.75,
+            }],
+        });
+        r
+    }
+
+    #[test]
+    fn report_round_trips_and_is_deterministic() {
+        let mut r = sample();
+        assert!(!r.failed());
+        let d = Diagnostic::error(
+            "stimulus",
+            "pkg/config/protocols/p.json",
+            Some(LineCol { line: 3, col: 5 }),
+            "protocol `Step_1`: lane 0: the threshold current is not known",
+        );
+        r.failures.push(Failure::from_diagnostic(
+            &d,
+            Some("ballstick_hh"),
+            Some("Step_1"),
+            None,
+        ));
+        assert!(r.failed());
+        let text = to_json(&r);
+        // Maps are written sorted, whatever the insertion order.
+        let read_pos = text.find("\"read\"").unwrap();
+        assert!(read_pos < text.find("\"simulate\"").unwrap());
+        assert!(text.find("\"emsweep\"").unwrap() < text.find("\"rustc\"").unwrap());
+        assert!(text.contains("\"status\": \"ok\""));
+        assert!(text.ends_with("}\n"));
+        let dir = std::env::temp_dir().join(format!("emsweep-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.json");
+        write_run_json(&path, &r).unwrap();
+        let back = read_run_json(&path).unwrap();
+        assert_eq!(back, r);
+        assert_eq!(to_json(&back), text);
+        let f = &back.failures[0];
+        assert_eq!(
+            (f.line, f.column, f.kind.as_str()),
+            (Some(3), Some(5), "stimulus")
+        );
+        assert_eq!(f.file.as_deref(), Some("pkg/config/protocols/p.json"));
+        std::fs::write(&path, "{\"format\": 1}").unwrap();
+        assert!(matches!(
+            read_run_json(&path),
+            Err(OutputError::Json { .. })
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_partial_protocol_marks_the_run_failed() {
+        let mut r = sample();
+        r.emodels[0].protocols[0].status = RunStatus::Partial;
+        r.emodels[0].protocols[0].failed_lanes = vec![1];
+        assert!(r.failed());
+    }
 }

@@ -84,7 +84,9 @@ pub struct StoredTrace {
     pub data: Samples,
 }
 
-/// `/` and `%` percent-encoded: a valid, reversible HDF5 link name.
+/// The HDF5 link name of an e-model, protocol or recording: `/` and `%` percent-encoded (and
+/// the two names HDF5 refuses, "" and ".", spelled `%empty` and `%2E`). Distinct names give
+/// distinct links; the exact name is kept in the `name` attribute.
 pub fn encode_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for c in name.chars() {
@@ -94,10 +96,12 @@ pub fn encode_name(name: &str) -> String {
             c => out.push(c),
         }
     }
-    if out.is_empty() || out == "." {
-        out = format!("%2E{}", &out[out.len().min(1)..]);
+    // HDF5 refuses these two as link names; a bare `%` never occurs in an encoded name.
+    match out.as_str() {
+        "" => "%empty".into(),
+        "." => "%2E".into(),
+        _ => out,
     }
-    out
 }
 
 /// An open `traces.h5` being written.
@@ -120,7 +124,11 @@ impl TracesWriter {
             path: path.to_path_buf(),
             source,
         };
-        let file = hdf5::File::create(path).map_err(h5)?;
+        // No modification times in object headers: the same run writes the same bytes.
+        let file = hdf5::File::with_options()
+            .with_fcpl(|p| p.obj_track_times(false))
+            .create(path)
+            .map_err(h5)?;
         let w = TracesWriter {
             file,
             path: path.to_path_buf(),
@@ -158,7 +166,11 @@ impl TracesWriter {
         if parent.link_exists(&link) {
             return parent.group(&link).map_err(|e| self.h5(e));
         }
-        let g = parent.create_group(&link).map_err(|e| self.h5(e))?;
+        let g = parent
+            .create_group_builder()
+            .obj_track_times(false)
+            .create(link.as_str())
+            .map_err(|e| self.h5(e))?;
         self.text_attr(&g, "name", name)?;
         Ok(g)
     }
@@ -249,7 +261,9 @@ pub fn read_traces(path: &Path) -> Result<Vec<StoredTrace>, OutputError> {
             .map_err(h5)
     };
     let number = |at: &hdf5::Location, name: &str| -> Result<f64, OutputError> {
-        at.attr(name).and_then(|a| a.read_scalar::<f64>()).map_err(h5)
+        at.attr(name)
+            .and_then(|a| a.read_scalar::<f64>())
+            .map_err(h5)
     };
     let file = hdf5::File::open(path).map_err(h5)?;
     let format = text(&file, "format")?;
@@ -305,4 +319,172 @@ pub fn read_traces(path: &Path) -> Result<Vec<StoredTrace>, OutputError> {
         (&a.emodel, &a.protocol, &a.recording).cmp(&(&b.emodel, &b.protocol, &b.recording))
     });
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("emsweep-traces-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn labels(n: usize) -> Vec<String> {
+        (0..n).map(|i| format!("set {i}")).collect()
+    }
+
+    /// Writes a small run: two e-models (one with a `/` in its name), f64 and f32 datasets,
+    /// given in an order that is not the name order.
+    fn write_sample(path: &Path, v64: &[f64], v32: &[f32]) {
+        let l3 = labels(3);
+        let l2 = labels(2);
+        let mut w = TracesWriter::create(path).unwrap();
+        let block = |emodel, protocol, recording, lanes, labels, data| TraceBlock {
+            emodel,
+            protocol,
+            recording,
+            variable: "v",
+            units: "mV",
+            dt_ms: 0.025,
+            t0_ms: 0.0,
+            lanes,
+            samples: 4,
+            lane_labels: labels,
+            data,
+        };
+        w.write(&block(
+            "model_b",
+            "Step_150",
+            "soma.v",
+            3,
+            &l3,
+            SamplesRef::F64(v64),
+        ))
+        .unwrap();
+        w.write(&block(
+            "model_b",
+            "IDrest_0.2",
+            "soma.v",
+            2,
+            &l2,
+            SamplesRef::F32(v32),
+        ))
+        .unwrap();
+        let mut ca = block(
+            "a/weird%name",
+            "Ramp",
+            "ca_soma.cai",
+            2,
+            &l2,
+            SamplesRef::F32(v32),
+        );
+        ca.variable = "cai";
+        ca.units = "mM";
+        ca.t0_ms = 1.5;
+        w.write(&ca).unwrap();
+        // A duplicate and a wrong size are refused, and leave the file usable.
+        assert!(w
+            .write(&block(
+                "model_b",
+                "Step_150",
+                "soma.v",
+                3,
+                &l3,
+                SamplesRef::F64(v64)
+            ))
+            .is_err());
+        assert!(w
+            .write(&block(
+                "model_b",
+                "Step_150",
+                "dend.v",
+                2,
+                &l2,
+                SamplesRef::F64(v64)
+            ))
+            .is_err());
+        assert!(w
+            .write(&block(
+                "model_b",
+                "Step_150",
+                "dend.v",
+                3,
+                &l2,
+                SamplesRef::F64(v64)
+            ))
+            .is_err());
+        w.finish().unwrap();
+    }
+
+    #[test]
+    fn traces_round_trip_exactly_in_name_order() {
+        let v64: Vec<f64> = (0..12)
+            .map(|i| -65.0 + f64::from(i) * 0.1 + 1e-13)
+            .collect();
+        let v32: Vec<f32> = (0..8).map(|i| -70.0 + i as f32 * 0.3).collect();
+        let path = temp("a.h5");
+        write_sample(&path, &v64, &v32);
+        let read = read_traces(&path).unwrap();
+        let keys: Vec<(&str, &str, &str)> = read
+            .iter()
+            .map(|t| (t.emodel.as_str(), t.protocol.as_str(), t.recording.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("a/weird%name", "Ramp", "ca_soma.cai"),
+                ("model_b", "IDrest_0.2", "soma.v"),
+                ("model_b", "Step_150", "soma.v"),
+            ]
+        );
+        let step = &read[2];
+        assert_eq!(step.data, Samples::F64(v64.clone()));
+        assert_eq!((step.lanes, step.samples), (3, 4));
+        assert_eq!(step.lane_labels, labels(3));
+        assert_eq!((step.dt_ms, step.t0_ms), (0.025, 0.0));
+        assert_eq!((step.units.as_str(), step.variable.as_str()), ("mV", "v"));
+        assert_eq!(read[1].data, Samples::F32(v32.clone()));
+        let ca = &read[0];
+        assert_eq!(
+            (ca.units.as_str(), ca.variable.as_str(), ca.t0_ms),
+            ("mM", "cai", 1.5)
+        );
+
+        // The same calls write the same bytes.
+        let again = temp("b.h5");
+        write_sample(&again, &v64, &v32);
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            std::fs::read(&again).unwrap()
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(&again).unwrap();
+    }
+
+    #[test]
+    fn names_are_encoded_reversibly() {
+        assert_eq!(encode_name("soma.v"), "soma.v");
+        assert_eq!(encode_name("a/b%c"), "a%2Fb%25c");
+        assert_eq!(encode_name("."), "%2E");
+        assert_eq!(encode_name(""), "%empty");
+    }
+
+    #[test]
+    fn foreign_files_are_refused() {
+        let path = temp("foreign.h5");
+        let f = hdf5::File::create(&path).unwrap();
+        f.new_attr::<VarLenUnicode>()
+            .create("format")
+            .unwrap()
+            .write_scalar(&VarLenUnicode::from_str("other").unwrap())
+            .unwrap();
+        drop(f);
+        assert!(matches!(
+            read_traces(&path),
+            Err(OutputError::Invalid { .. })
+        ));
+        std::fs::remove_file(&path).unwrap();
+    }
 }

@@ -273,11 +273,7 @@ fn path_to_soma(disc: &Discretization, mut s: SectionId) -> Result<Vec<SectionId
     }
 }
 
-fn nth(
-    disc: &Discretization,
-    name: &str,
-    index: u32,
-) -> Result<SectionId, String> {
+fn nth(disc: &Discretization, name: &str, index: u32) -> Result<SectionId, String> {
     let secs = sections_named(disc, name)
         .ok_or_else(|| format!("the cell has no section list or array `{name}`"))?;
     secs.get(index as usize).copied().ok_or_else(|| {
@@ -453,7 +449,11 @@ pub fn resolve(rec: &Recording, em: &EModel, cell: &Cell) -> Result<Probe, Strin
 
 /// Resolves every recording of a protocol, in its order; a recording that cannot be placed
 /// is reported at the protocol and left out.
-pub fn resolve_protocol(protocol: &Protocol, em: &EModel, cell: &Cell) -> (Vec<Probe>, Diagnostics) {
+pub fn resolve_protocol(
+    protocol: &Protocol,
+    em: &EModel,
+    cell: &Cell,
+) -> (Vec<Probe>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let mut probes = Vec::new();
     for rec in &protocol.recordings {
@@ -466,7 +466,8 @@ pub fn resolve_protocol(protocol: &Protocol, em: &EModel, cell: &Cell) -> (Vec<P
 }
 
 fn recording_error(protocol: &Protocol, message: String) -> Diagnostic {
-    protocol
-        .origin
-        .error("recording", format!("protocol `{}`: {message}", protocol.name))
+    protocol.origin.error(
+        "recording",
+        format!("protocol `{}`: {message}", protocol.name),
+    )
 }

@@ -201,7 +201,10 @@ impl StimulusProgram {
                     values_na,
                 } => {
                     let pos = locate(times_ms, t_ms);
-                    for (o, v) in out_na.iter_mut().zip(values_na.chunks_exact(times_ms.len())) {
+                    for (o, v) in out_na
+                        .iter_mut()
+                        .zip(values_na.chunks_exact(times_ms.len()))
+                    {
                         *o += value_at(v, pos);
                     }
                 }
@@ -418,12 +421,7 @@ fn lane_stimulus(stim: &Stimulus, lane: &LaneCurrents) -> Result<LaneStimulus, S
         Stimulus::Pulses(pulses) => {
             for (i, p) in pulses.iter().enumerate() {
                 let amp = need(p.amp_na, "pulse amplitude (null in the protocol)")?;
-                clamps.push(square(
-                    format!("pulse {i}"),
-                    p.delay_ms,
-                    p.duration_ms,
-                    amp,
-                ));
+                clamps.push(square(format!("pulse {i}"), p.delay_ms, p.duration_ms, amp));
             }
         }
         Stimulus::ECode(e) => return ecode_stimulus(e, lane),
@@ -444,6 +442,12 @@ pub fn build(protocol: &Protocol, lanes: &[LaneCurrents]) -> Result<StimulusProg
             .origin
             .error(kind, format!("protocol `{}`: {msg}", protocol.name))
     };
+    if lanes.is_empty() {
+        return Err(fail(
+            "stimulus",
+            "no lanes to build the stimulus for".into(),
+        ));
+    }
     let mut clamps: Vec<Clamp> = Vec::new();
     let mut tstop_ms = f64::NAN;
     for (li, lane) in lanes.iter().enumerate() {
@@ -495,8 +499,11 @@ pub fn build(protocol: &Protocol, lanes: &[LaneCurrents]) -> Result<StimulusProg
             }
         }
     }
-    if !tstop_ms.is_finite() && !lanes.is_empty() {
-        return Err(fail("stimulus", "no total duration".into()));
+    if !tstop_ms.is_finite() || tstop_ms < 0.0 {
+        return Err(fail(
+            "stimulus",
+            format!("the total duration {tstop_ms} ms is not a duration"),
+        ));
     }
     Ok(StimulusProgram {
         protocol: protocol.name.clone(),
@@ -544,7 +551,9 @@ fn count(value: f64, what: &str) -> Result<usize, String> {
     if value >= 0.0 && value.fract() == 0.0 && value < 1e7 {
         Ok(value as usize)
     } else {
-        Err(format!("`{what}` should be a non-negative integer, not {value}"))
+        Err(format!(
+            "`{what}` should be a non-negative integer, not {value}"
+        ))
     }
 }
 
@@ -589,12 +598,8 @@ fn ecode_stimulus(e: &ECode, lane: &LaneCurrents) -> Result<LaneStimulus, String
             (vec![played(e.class, total, points)], total)
         }
         "sAHP" => {
-            let a = amplitude(
-                arg(e, "amp", None),
-                arg(e, "thresh_perc", None),
-                threshold,
-            )
-            .ok_or_else(|| amp_missing("`amp` and `thresh_perc` are null"))?;
+            let a = amplitude(arg(e, "amp", None), arg(e, "thresh_perc", None), threshold)
+                .ok_or_else(|| amp_missing("`amp` and `thresh_perc` are null"))?;
             let la = amplitude(
                 arg(e, "long_amp", None),
                 arg(e, "long_amp_rel", None),
@@ -684,13 +689,7 @@ fn ecode_stimulus(e: &ECode, lane: &LaneCurrents) -> Result<LaneStimulus, String
             let duration = field(arg(e, "duration", Some(1350.0)), "duration")?;
             let total = field(arg(e, "totduration", Some(1850.0)), "totduration")?;
             let end = delay + duration;
-            let points = vec![
-                (0.0, h),
-                (delay, h),
-                (end, h + a),
-                (end, h),
-                (total, h),
-            ];
+            let points = vec![(0.0, h), (delay, h), (end, h + a), (end, h), (total, h)];
             (vec![played(e.class, total, points)], total)
         }
         "Comb" => {
@@ -716,14 +715,13 @@ fn ecode_stimulus(e: &ECode, lane: &LaneCurrents) -> Result<LaneStimulus, String
             (vec![played(e.class, total, points)], total)
         }
         "SpikeRecMultiSpikes" => {
-            let a = amplitude(
-                arg(e, "amp", None),
-                arg(e, "thresh_perc", None),
-                threshold,
-            )
-            .ok_or_else(|| amp_missing("`amp` and `thresh_perc` are null"))?;
+            let a = amplitude(arg(e, "amp", None), arg(e, "thresh_perc", None), threshold)
+                .ok_or_else(|| amp_missing("`amp` and `thresh_perc` are null"))?;
             let delay = field(arg(e, "delay", Some(10.0)), "delay")?;
-            let n = count(field(arg(e, "n_spikes", Some(2.0)), "n_spikes")?, "n_spikes")?;
+            let n = count(
+                field(arg(e, "n_spikes", Some(2.0)), "n_spikes")?,
+                "n_spikes",
+            )?;
             let width = field(arg(e, "spike_duration", Some(3.5)), "spike_duration")?;
             let delta = field(arg(e, "delta", Some(3.5)), "delta")?;
             let total = field(arg(e, "totduration", Some(1500.0)), "totduration")?;
@@ -842,11 +840,7 @@ fn cheops(e: &ECode, h: f64, threshold: Option<f64>) -> Result<(Vec<LaneClamp>, 
 }
 
 /// SineSpec: a chirp sampled every 0.1 ms (numpy's arange and linspace, reproduced).
-fn sine_spec(
-    e: &ECode,
-    h: f64,
-    threshold: Option<f64>,
-) -> Result<(Vec<LaneClamp>, f64), String> {
+fn sine_spec(e: &ECode, h: f64, threshold: Option<f64>) -> Result<(Vec<LaneClamp>, f64), String> {
     let a = amplitude(
         arg(e, "amp", None),
         arg(e, "thresh_perc", Some(60.0)),
@@ -880,4 +874,201 @@ fn sine_spec(
     };
     let points = times.into_iter().zip(values).collect();
     Ok((vec![played("SineSpec", last, points)], total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn protocol(stimulus: Stimulus) -> Protocol {
+        Protocol {
+            name: "p".into(),
+            stimulus,
+            recordings: Vec::new(),
+            origin: crate::package::Origin::new(Path::new("p.json"), None),
+        }
+    }
+
+    fn pulse(delay: f64, amp: Option<f64>, dur: f64, total: f64) -> SquarePulse {
+        SquarePulse {
+            delay_ms: delay,
+            amp_na: amp,
+            duration_ms: dur,
+            total_duration_ms: total,
+        }
+    }
+
+    fn ecode(
+        name: &str,
+        ptype: ECodeProtocolType,
+        params: &[(&str, f64)],
+        nulls: &[&str],
+    ) -> Protocol {
+        let (key, class) = crate::package::ecode_for(name).unwrap();
+        protocol(Stimulus::ECode(ECode {
+            key,
+            class,
+            protocol_type: ptype,
+            params: params.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            null_params: nulls.iter().map(|k| k.to_string()).collect(),
+        }))
+    }
+
+    fn played(times: &[f64], values: &[f64], stop: f64) -> Clamp {
+        Clamp {
+            label: "x".into(),
+            delay_ms: 0.0,
+            stop_ms: stop,
+            amplitude: Amplitude::Played {
+                times_ms: times.to_vec(),
+                values_na: values.to_vec(),
+            },
+        }
+    }
+
+    /// The rules as NEURON 9.0.2 applies them (checked there: these vectors played into two
+    /// IClamps, dt 0.25 ms, gave 2.375 at t = 1.375, 7.0 from t = 3.125 on, and 5.25 at 3.125).
+    #[test]
+    fn played_vectors_interpolate_like_neuron() {
+        let c = played(
+            &[0.0, 1.0, 1.0, 3.0, 3.0],
+            &[0.0, 0.0, 2.0, 4.0, 10.0],
+            10.0,
+        );
+        // Before the first breakpoint and on it: the first value.
+        assert_eq!(c.amplitude_na(0, -1.0), 0.0);
+        assert_eq!(c.amplitude_na(0, 0.0), 0.0);
+        // At a repeated time (an edge) the value after the edge; then linear.
+        assert_eq!(c.amplitude_na(0, 1.0), 2.0);
+        assert_eq!(c.amplitude_na(0, 2.0), 3.0);
+        // Past the last breakpoint, whose time repeats: the mean of the last two values.
+        assert_eq!(c.amplitude_na(0, 3.0), 7.0);
+        assert_eq!(c.amplitude_na(0, 5.0), 7.0);
+        // Past a last segment of positive length: extended.
+        let d = played(&[0.0, 1.0, 2.0], &[0.0, 1.0, 3.0], 10.0);
+        assert_eq!(d.amplitude_na(0, 3.0), 5.0);
+        // A single breakpoint holds its value.
+        assert_eq!(played(&[4.0], &[1.5], 10.0).amplitude_na(0, 9.0), 1.5);
+        // The window closes at stop_ms.
+        assert_eq!(d.current_na(0, 9.999), d.amplitude_na(0, 9.999));
+        assert_eq!(d.current_na(0, 10.0), 0.0);
+    }
+
+    /// NEURON 9.0.2 records t = 0.09999999999999999 after 4 steps of 0.025 ms and takes 2400
+    /// steps for tstop = 59.99 ms (2401 samples), 12000 for 300 ms.
+    #[test]
+    fn the_clock_accumulates_like_neuron() {
+        let steps = FixedStepClock::steps(0.025, 0.4);
+        assert_eq!(steps.len(), 16);
+        assert_eq!(steps[3].end_ms, 0.09999999999999999);
+        assert_eq!(steps[4].mid_ms, 0.09999999999999999 + 0.0125);
+        assert_eq!(FixedStepClock::steps(0.025, 59.99).len(), 2400);
+        assert_eq!(FixedStepClock::steps(0.025, 300.0).len(), 12000);
+    }
+
+    #[test]
+    fn steps_and_holding_take_the_lane_currents() {
+        let p = protocol(Stimulus::StepThreshold {
+            steps: vec![pulse(10.0, None, 20.0, 50.0)],
+            thresh_perc: 150.0,
+            holding: pulse(0.0, None, 50.0, 50.0),
+        });
+        let lanes = [
+            LaneCurrents {
+                holding_na: Some(-0.1),
+                threshold_na: Some(0.2),
+                step_na: None,
+            },
+            LaneCurrents {
+                holding_na: Some(0.0),
+                threshold_na: Some(0.4),
+                step_na: None,
+            },
+        ];
+        let prog = build(&p, &lanes).unwrap();
+        assert_eq!(prog.tstop_ms, 50.0);
+        assert_eq!(prog.clamps.len(), 2);
+        assert_eq!(prog.current_na(0, 5.0), -0.1);
+        assert_eq!(prog.current_na(0, 15.0), 0.2 * (150.0 / 100.0) + -0.1);
+        assert_eq!(prog.current_na(1, 15.0), 0.4 * 1.5);
+        assert_eq!(prog.current_na(1, 30.0), 0.0);
+        // A missing current is an error at the protocol, naming the lane.
+        let err = build(&p, &[LaneCurrents::default()]).unwrap_err();
+        assert_eq!(err.kind, "stimulus");
+        assert!(err.message.contains("lane 0"), "{}", err.message);
+        assert!(build(&p, &[]).is_err());
+        // A null step amplitude takes `step_na`; a null holding the holding current.
+        let template = protocol(Stimulus::Step {
+            steps: vec![pulse(10.0, None, 20.0, 50.0)],
+            holding: Some(pulse(0.0, None, 50.0, 50.0)),
+        });
+        assert!(build(&template, &[LaneCurrents::default()]).is_err());
+        let lane = LaneCurrents {
+            holding_na: Some(-0.05),
+            threshold_na: None,
+            step_na: Some(0.3),
+        };
+        let prog = build(&template, &[lane]).unwrap();
+        assert_eq!(prog.current_na(0, 12.0), 0.3 + -0.05);
+    }
+
+    #[test]
+    fn ecode_rules_and_refusals() {
+        use ECodeProtocolType::*;
+        let lane = LaneCurrents {
+            holding_na: Some(-0.02),
+            threshold_na: Some(0.2),
+            step_na: None,
+        };
+        let base = [
+            ("delay", 10.0),
+            ("duration", 20.0),
+            ("totduration", 40.0),
+            ("amp", 0.5),
+        ];
+        // An absent thresh_perc is IDrest's 200 %; a null one means `amp`.
+        let absent = build(&ecode("IDrest_a", ThresholdBased, &base, &[]), &[lane]).unwrap();
+        let null = build(
+            &ecode("IDrest_b", ThresholdBased, &base, &["thresh_perc"]),
+            &[lane],
+        )
+        .unwrap();
+        assert_eq!(absent.current_na(0, 15.0), -0.02 + 0.2 * 2.0);
+        assert_eq!(null.current_na(0, 15.0), -0.02 + 0.5);
+        // `Protocol` ignores the lane: its own holding (here none: 0) and amp.
+        let fixed = build(&ecode("IDrest_c", Fixed, &base, &[]), &[lane]).unwrap();
+        assert_eq!(fixed.current_na(0, 15.0), 0.5);
+        assert_eq!(fixed.current_na(0, 5.0), 0.0);
+        // The clamp ends with the total duration.
+        assert_eq!(fixed.clamps[0].stop_ms, 40.0);
+        // Threshold-based needs both currents.
+        assert!(build(
+            &ecode("IDrest_d", ThresholdBased, &base, &[]),
+            &[LaneCurrents::default()]
+        )
+        .is_err());
+        // E-codes emsweep does not inject, and inconsistent ones, are refused.
+        assert!(build(&ecode("WhiteNoise_1", Fixed, &base, &[]), &[lane]).is_err());
+        let comb = [
+            ("delay", 10.0),
+            ("duration", 5.0),
+            ("n_steps", 10.0),
+            ("totduration", 40.0),
+        ];
+        assert!(build(&ecode("highfreq_1", Fixed, &comb, &[]), &[lane]).is_err());
+        let cheops = [
+            ("amp", -0.5),
+            ("holding_current", 0.0),
+            ("totduration", 40.0),
+        ];
+        assert!(build(&ecode("PosCheops_1", Fixed, &cheops, &[]), &[lane]).is_err());
+        let sine = [
+            ("delay", 30.0),
+            ("duration", 20.0),
+            ("totduration", 40.0),
+            ("amp", 0.1),
+        ];
+        assert!(build(&ecode("SineSpec_1", Fixed, &sine, &[]), &[lane]).is_err());
+    }
 }
