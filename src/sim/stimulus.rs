@@ -260,6 +260,14 @@ impl FixedStepClock {
         StepTimes { mid_ms, end_ms }
     }
 
+    /// The times NEURON records samples at [ms]: 0, then the end of every step (a run of
+    /// `steps(dt, tstop).len()` steps has one sample more).
+    pub fn sample_times_ms(dt_ms: f64, tstop_ms: f64) -> Vec<f64> {
+        std::iter::once(0.0)
+            .chain(Self::steps(dt_ms, tstop_ms).into_iter().map(|s| s.end_ms))
+            .collect()
+    }
+
     /// The times of every step of the run, from t = 0.
     pub fn steps(dt_ms: f64, tstop_ms: f64) -> Vec<StepTimes> {
         let mut clock = FixedStepClock::new(dt_ms, tstop_ms);
@@ -965,6 +973,9 @@ mod tests {
         assert_eq!(steps[4].mid_ms, 0.09999999999999999 + 0.0125);
         assert_eq!(FixedStepClock::steps(0.025, 59.99).len(), 2400);
         assert_eq!(FixedStepClock::steps(0.025, 300.0).len(), 12000);
+        let samples = FixedStepClock::sample_times_ms(0.025, 0.4);
+        assert_eq!(samples.len(), 17);
+        assert_eq!((samples[0], samples[4]), (0.0, 0.09999999999999999));
     }
 
     #[test]
