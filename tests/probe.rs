@@ -168,6 +168,29 @@ fn sscx_recordings_are_where_neuron_reads_them() {
         "",
     );
     compare("sscx_cADpyr_L4UPC", &em, &cell);
+
+    // Every protocol starts with soma.v, read at soma[0](0.5)'s node.
+    let protocol = em.protocols().find(|p| p.name == "Ramp").unwrap();
+    let (probes, diags) = emsweep::sim::probe::resolve_protocol(protocol, &em, &cell);
+    assert!(!diags.has_errors());
+    assert_eq!(probes.len(), protocol.recordings.len());
+    let soma = &probes[0];
+    assert_eq!((soma.name.as_str(), soma.x), ("soma.v", 0.5));
+    assert_eq!(cell.disc.sections[soma.section.index()].name, "soma[0]");
+    assert_eq!(soma.node, cell.disc.segments[soma.segment.0 as usize].node);
+    assert_eq!(probes[1].variable, emsweep::sim::probe::ProbeVariable::Cai);
+
+    // What the tools refuse is refused: a variable emsweep does not record, and EModelRunner's
+    // somadistanceapic on a list it maps to no section array (a KeyError there).
+    let mut rec = protocol.recordings[0].clone();
+    rec.variable = "ik".into();
+    assert!(resolve(&rec, &em, &cell).is_err());
+    rec.variable = "v".into();
+    rec.site = RecordingSite::SomaDistanceApic {
+        distance_um: 50.0,
+        seclist: "basal".into(),
+    };
+    assert!(resolve(&rec, &em, &cell).is_err());
 }
 
 #[test]
