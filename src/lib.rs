@@ -14,4 +14,6 @@ pub mod features;
 pub mod ir;
 pub mod morph;
 pub mod nmodl;
+pub mod output;
 pub mod package;
+pub mod sim;

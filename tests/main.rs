@@ -6,3 +6,5 @@ mod common;
 mod features;
 mod geometry;
 mod nmodl;
+mod probe;
+mod stimulus;

@@ -210,11 +210,20 @@ pub struct ECode {
     /// `duration`, `totduration`, `holding_current`, `tmid`, `toff`, `long_amp`, ...). A null
     /// field is absent.
     pub params: Vec<(String, f64)>,
+    /// The fields given as `null`, in file order. BluePyEModel passes them on as `None`, which
+    /// is not the same as leaving them out: an absent `thresh_perc` takes the e-code's default
+    /// percentage, a null one means "use `amp`".
+    pub null_params: Vec<String>,
 }
 
 impl ECode {
     pub fn get(&self, key: &str) -> Option<f64> {
         self.params.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+
+    /// Whether the field was written as `null`.
+    pub fn is_null(&self, key: &str) -> bool {
+        self.null_params.iter().any(|k| k == key)
     }
 }
 

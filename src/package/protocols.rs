@@ -685,10 +685,11 @@ pub(crate) fn read_bluepyemodel(
             }
         };
         let mut params = Vec::new();
+        let mut null_params = Vec::new();
         for m in fields {
             match &m.value.value {
                 JsonValue::Number(n) => params.push((m.key.clone(), n.value)),
-                JsonValue::Null => {}
+                JsonValue::Null => null_params.push(m.key.clone()),
                 JsonValue::Object(_) if m.key == "location" => {
                     f.note(&m.value, "ignored", format!("{ctx}: stimulus locations other than the soma are not supported; the soma is used"));
                 }
@@ -730,6 +731,7 @@ pub(crate) fn read_bluepyemodel(
                 class,
                 protocol_type: ptype,
                 params,
+                null_params,
             }),
             recordings: recs,
             origin: f.origin(p),
