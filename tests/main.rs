@@ -6,3 +6,4 @@ mod common;
 mod features;
 mod geometry;
 mod nmodl;
+mod scores;
