@@ -8,3 +8,4 @@ mod geometry;
 mod nmodl;
 mod probe;
 mod stimulus;
+mod scores;

@@ -18,6 +18,7 @@
 mod context;
 mod interp;
 mod registry;
+pub mod score;
 mod settings;
 #[allow(non_snake_case)]
 pub mod spike_event;
