@@ -4,4 +4,7 @@ mod broken_inputs;
 mod cli;
 mod common;
 mod geometry;
+mod gpu_hines;
+mod gpu_kernels;
+mod gpu_wgsl;
 mod nmodl;

@@ -1,0 +1,106 @@
+// emsweep: mechanism `SKv3_1`, generated from the IR (f32). Do not edit.
+// One thread per element = instance * lanes_padded + lane; column c of element e is
+// data[c * params.stride + e].
+
+struct Params {
+    // elements in this block
+    count: u32,
+    // distance between columns [elements], at least count
+    stride: u32,
+    pos_inf: f32,
+    neg_inf: f32,
+    nan: f32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> data: array<f32>;
+
+const col_gSKv3_1bar: u32 = 0u; // field gSKv3_1bar (parameter) [S/cm2]
+const col_ik: u32 = 1u; // field ik (assigned) [mA/cm2]
+const col_gSKv3_1: u32 = 2u; // field gSKv3_1 (assigned) [S/cm2]
+const col_m: u32 = 3u; // field m (state)
+const col_ek: u32 = 4u; // ion ek
+const col_ik_1: u32 = 5u; // ion ik
+const col_v: u32 = 6u; // simulator v
+const col_dt: u32 = 7u; // simulator dt
+const col_i_membrane: u32 = 8u; // membrane current added [mA/cm2]
+const col_g_membrane: u32 = 9u; // membrane conductance added [S/cm2]
+
+fn ld(c: u32, e: u32) -> f32 {
+    return data[c * params.stride + e];
+}
+
+@compute @workgroup_size(64)
+fn init(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 64u;
+    if (e >= params.count) {
+        return;
+    }
+    let v = ld(col_v, e);
+    let t3 = v - 18.7f;
+    let t5 = t3 / (-9.7f);
+    let t6 = exp(t5);
+    let t7 = 1.0f + t6;
+    let t8 = 1.0f / t7;
+    data[col_m * params.stride + e] = t8;
+}
+
+@compute @workgroup_size(64)
+fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 64u;
+    if (e >= params.count) {
+        return;
+    }
+    let v = ld(col_v, e);
+    let ek = ld(col_ek, e);
+    let gSKv3_1bar = ld(col_gSKv3_1bar, e);
+    let m = ld(col_m, e);
+    let t5 = v + 0.001f;
+    let t6 = gSKv3_1bar * m;
+    let t7 = t5 - ek;
+    let t8 = t6 * t7;
+    let t9 = v - ek;
+    let t10 = t6 * t9;
+    let t11 = t8 - t10;
+    let t12 = t11 / 0.001f;
+    data[col_ik * params.stride + e] = t10;
+    data[col_gSKv3_1 * params.stride + e] = t6;
+    data[col_ik_1 * params.stride + e] = data[col_ik_1 * params.stride + e] + t10;
+    data[col_i_membrane * params.stride + e] = data[col_i_membrane * params.stride + e] + t10;
+    data[col_g_membrane * params.stride + e] = data[col_g_membrane * params.stride + e] + t12;
+}
+
+@compute @workgroup_size(64)
+fn state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 64u;
+    if (e >= params.count) {
+        return;
+    }
+    let v = ld(col_v, e);
+    let dt = ld(col_dt, e);
+    let m = ld(col_m, e);
+    let t5 = v - 18.7f;
+    let t7 = t5 / (-9.7f);
+    let t8 = exp(t7);
+    let t9 = 1.0f + t8;
+    let t10 = 1.0f / t9;
+    let t13 = v - (-46.56f);
+    let t15 = t13 / (-44.14f);
+    let t16 = exp(t15);
+    let t17 = 1.0f + t16;
+    let t18 = 4.0f / t17;
+    let t20 = (-1.0f) / t18;
+    let t21 = t10 / t18;
+    let t22 = dt * t20;
+    let t23 = exp(t22);
+    let t24 = 1.0f - t23;
+    let t25 = -t21;
+    let t26 = t25 / t20;
+    let t27 = t26 - m;
+    let t28 = t24 * t27;
+    let t29 = m + t28;
+    data[col_m * params.stride + e] = t29;
+}
