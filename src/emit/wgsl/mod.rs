@@ -25,7 +25,10 @@
 //! Everything is f32: constants are rounded from the IR's f64 once, when emitted. f64 is not used
 //! (lavapipe's f64 transcendentals are broken; see the numerics spec). Where WGSL's built-ins
 //! differ from C's on parts of the domain the models reach, a helper keeps C's meaning: `pow` of a
-//! negative base with an integer exponent, `tanh` of large arguments, `log10`.
+//! negative base with an integer exponent, `tanh` of large arguments, `log10`. `exp`, the
+//! function every rate uses, is computed by the module itself (`nm_exp`, about 1 ulp) rather than
+//! by the device's `exp`, whose required precision (3 + 2|x| ulp) is too loose next to the rate
+//! functions' removable singularities and differs between vendors.
 //!
 //! # Names
 //! Values are named after what they hold (`v`, `ek`, `gNaTgbar`) and intermediates after the
@@ -175,7 +178,7 @@ const RESERVED: &[&str] = &[
     "storageBarrier", "tan", "tanh", "transpose", "trunc", "workgroupBarrier",
     // names of the generated module itself
     "Params", "params", "data", "ld", "gid", "nwg", "e", "init", "current", "state", "nm_pow",
-    "nm_tanh", "nm_log10", "main",
+    "nm_tanh", "nm_log10", "nm_exp", "main",
 ];
 
 /// Hands out identifiers that are valid WGSL, clear of [`RESERVED`] and of every name handed out
@@ -255,10 +258,47 @@ fn number(x: f64) -> String {
 /// Helper functions a kernel may call, emitted only when used, in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Helper {
+    Exp,
     Pow,
     Tanh,
     Log10,
 }
+
+/// The module's own `exp` (emitted when a kernel uses `exp`; it reads `params.pos_inf`).
+pub const HELPER_EXP: &str = "\
+// exp(x) in f32 to about 1 ulp on every device (Vulkan lets a device's exp be off by 3 + 2|x| ulp;
+// lavapipe's reaches 61 ulp near x = -80 and 3.4 ulp near 0, which 1 - exp(x) next to a rate
+// function's removable singularity turns into large relative errors). x = n ln2 + r with
+// |r| <= ln2/2 (ln2 split in two so that n * ln2_hi is exact), exp(r) by Cephes' expf polynomial,
+// times 2^n.
+fn nm_exp(x: f32) -> f32 {
+    if (x != x) {
+        return x;
+    }
+    if (x > 88.72284f) {
+        return params.pos_inf;
+    }
+    if (x < -103.97208f) {
+        return 0.0f;
+    }
+    let n = floor(x * 1.44269504f + 0.5f);
+    let r = (x - n * 0.693359375f) - n * (-2.12194440e-4f);
+    let z = r * r;
+    var p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    let k = i32(n);
+    if (k < -125) {
+        // subnormal results: scale in two steps
+        return ldexp(ldexp(p, k + 64), -64);
+    }
+    return ldexp(p, k);
+}
+";
 
 const HELPER_POW: &str = "\
 // C's pow(x, y) in f32: WGSL's pow is undefined for x < 0 and at x = 0; NMODL's `^` is C's pow.
@@ -364,6 +404,7 @@ pub fn emit(m: &Mechanism) -> WgslMechanism {
     for h in &helpers {
         s.push('\n');
         s.push_str(match h {
+            Helper::Exp => HELPER_EXP,
             Helper::Pow => HELPER_POW,
             Helper::Tanh => HELPER_TANH,
             Helper::Log10 => HELPER_LOG10,
@@ -408,7 +449,10 @@ fn unary_text(op: Unary, a: &str, helpers: &mut BTreeSet<Helper>) -> String {
     let f = match op {
         Unary::Neg => return format!("-{a}"),
         Unary::Not => return format!("!{a}"),
-        Unary::Exp => "exp",
+        Unary::Exp => {
+            helpers.insert(Helper::Exp);
+            "nm_exp"
+        }
         Unary::Log => "log",
         Unary::Log10 => {
             helpers.insert(Helper::Log10);
