@@ -45,9 +45,9 @@ fn random_system(nodes: usize, lanes: usize, rng: &mut Rng) -> System {
             rhs[k] = rng.uniform(-1.0, 1.0) as f32;
         }
         // the axial terms on the diagonal, as add_axial puts them
-        for i in 1..nodes {
+        for (i, &p) in parent.iter().enumerate().skip(1) {
             let k = i * lanes + lane;
-            let kp = parent[i] as usize * lanes + lane;
+            let kp = p as usize * lanes + lane;
             d[k] -= b[k];
             d[kp] -= a[k];
         }

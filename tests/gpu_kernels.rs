@@ -403,3 +403,63 @@ fn device_exp_is_within_the_vulkan_precision() {
         worst.0, worst.1, worst_small, worst_cpu
     );
 }
+
+/// Columns split into several blocks (a binding limit of 3 instances' worth) give the same bits
+/// as one block.
+#[test]
+fn split_blocks_give_the_same_results() {
+    use emsweep::backend::gpu::mechanism::MechanismBlocks;
+    let m = mechanism(&mechanism_path("hh"));
+    let w = wgsl::emit(&m);
+    let g = gpu();
+    let kernels = MechanismKernels::new(g, &w).unwrap();
+    let (instances, lanes) = (10usize, 96usize);
+    let mut rng = Rng::new(11);
+    let inputs: Vec<Vec<f32>> = w
+        .columns
+        .iter()
+        .map(|&col| random_column(&m, col, instances * lanes, &mut rng))
+        .collect();
+    let whole = MechanismBlocks::new(g, &kernels, &inputs, lanes).unwrap();
+    assert_eq!(whole.block_count(), 1);
+    let limit = (3 * lanes * w.columns.len() * 4) as u64;
+    let split = MechanismBlocks::with_limit(g, &kernels, &inputs, lanes, limit).unwrap();
+    assert_eq!(split.block_count(), 4);
+    for hook in [Hook::Current, Hook::State] {
+        whole.run(g, &kernels, hook).unwrap();
+        split.run(g, &kernels, hook).unwrap();
+    }
+    let a = whole.read_columns(g).unwrap();
+    let b = split.read_columns(g).unwrap();
+    assert_eq!(a.len(), w.columns.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.len(), instances * lanes);
+        assert!(x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()));
+    }
+    assert_ne!(a, inputs, "the kernels changed nothing");
+}
+
+/// `auto` never takes a CPU adapter: where the best adapter is a CPU one (lavapipe), asking for a
+/// real GPU fails and names what was found; elsewhere it gives a non-CPU adapter.
+#[test]
+fn a_real_gpu_is_never_a_cpu_adapter() {
+    let any = gpu();
+    match Gpu::new(AdapterPolicy::RealGpu) {
+        Ok(real) => {
+            assert!(!real.adapter.is_cpu(), "{}", real.adapter);
+            assert!(
+                !any.adapter.is_cpu(),
+                "a real GPU exists but `gpu` took {}",
+                any.adapter
+            );
+        }
+        Err(e) => {
+            assert!(any.adapter.is_cpu(), "{e}, yet {} was found", any.adapter);
+            let text = e.to_string();
+            assert!(
+                text.contains("no real GPU") && text.contains(&any.adapter.name),
+                "{text}"
+            );
+        }
+    }
+}

@@ -195,3 +195,100 @@ impl ColumnBlock {
         &self.params
     }
 }
+
+/// A mechanism's columns over `instances × lanes` elements, split into as many [`ColumnBlock`]s
+/// as the binding limit requires (see [`super::blocks`]); each block is one dispatch.
+pub struct MechanismBlocks {
+    pub lanes: usize,
+    pub instances: usize,
+    blocks: Vec<(super::blocks::Block, ColumnBlock)>,
+}
+
+impl MechanismBlocks {
+    /// Uploads `columns[c][instance · lanes + lane]`, within the device's binding limit.
+    pub fn new(
+        gpu: &Gpu,
+        kernels: &MechanismKernels,
+        columns: &[Vec<f32>],
+        lanes: usize,
+    ) -> Result<MechanismBlocks, GpuError> {
+        Self::with_limit(gpu, kernels, columns, lanes, gpu.max_binding_bytes())
+    }
+
+    /// As [`MechanismBlocks::new`], with blocks of at most `max_binding_bytes` (at most the
+    /// device's limit).
+    pub fn with_limit(
+        gpu: &Gpu,
+        kernels: &MechanismKernels,
+        columns: &[Vec<f32>],
+        lanes: usize,
+        max_binding_bytes: u64,
+    ) -> Result<MechanismBlocks, GpuError> {
+        let elements = columns.first().map_or(0, Vec::len);
+        if lanes == 0 || !elements.is_multiple_of(lanes) {
+            return Err(GpuError::Size(format!(
+                "{}: {elements} elements is not a whole number of instances of {lanes} lanes",
+                kernels.name
+            )));
+        }
+        let instances = elements / lanes;
+        let limit = max_binding_bytes.min(gpu.max_binding_bytes());
+        let plan = super::blocks::plan_blocks(columns.len(), instances, lanes, limit)?;
+        let mut blocks = Vec::with_capacity(plan.len());
+        for b in plan {
+            let range = b.first_instance * lanes..(b.first_instance + b.instances) * lanes;
+            let part: Vec<Vec<f32>> = columns
+                .iter()
+                .map(|c| {
+                    c.get(range.clone())
+                        .map(<[f32]>::to_vec)
+                        .unwrap_or_default()
+                })
+                .collect();
+            blocks.push((b, ColumnBlock::new(gpu, kernels, &part)?));
+        }
+        Ok(MechanismBlocks {
+            lanes,
+            instances,
+            blocks,
+        })
+    }
+
+    /// Number of blocks (bindings, dispatches per kernel).
+    pub fn block_count(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Records the kernel of `hook` over every block.
+    pub fn dispatch(
+        &self,
+        gpu: &Gpu,
+        kernels: &MechanismKernels,
+        hook: Hook,
+        encoder: &mut wgpu::CommandEncoder,
+    ) {
+        for (_, b) in &self.blocks {
+            b.dispatch(gpu, kernels, hook, encoder);
+        }
+    }
+
+    /// Runs the kernel of `hook` over every block and waits.
+    pub fn run(&self, gpu: &Gpu, kernels: &MechanismKernels, hook: Hook) -> Result<(), GpuError> {
+        gpu.checked(|| gpu.submit_and_wait(|enc| self.dispatch(gpu, kernels, hook, enc)))?
+    }
+
+    /// Reads every column back, blocks joined: `out[c][instance · lanes + lane]`.
+    pub fn read_columns(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>, GpuError> {
+        let mut out: Vec<Vec<f32>> = Vec::new();
+        for (_, b) in &self.blocks {
+            let cols = b.read_columns(gpu)?;
+            if out.is_empty() {
+                out = vec![Vec::with_capacity(self.instances * self.lanes); cols.len()];
+            }
+            for (o, c) in out.iter_mut().zip(cols) {
+                o.extend(c);
+            }
+        }
+        Ok(out)
+    }
+}
