@@ -1,8 +1,9 @@
-//! `shaders/hines.wgsl` on a real Vulkan adapter (lavapipe without a GPU) against its CPU twin,
-//! kernels-cpu's `hines_solve` in f32, on random trees with different coefficients per lane.
+//! `shaders/hines.wgsl` on a real Vulkan adapter (lavapipe without a GPU) against its CPU twins,
+//! kernels-cpu's `hines_solve` and `cable_step` in f32, on random trees with different
+//! coefficients per lane.
 
 use emsweep::backend::gpu::cable::{CableBuffers, HinesKernel};
-use kernels_cpu::{hines_solve, Cable, NodeCoefficients, Tree};
+use kernels_cpu::{cable_step, hines_solve, Cable, NodeCoefficients, Tree};
 
 use crate::gpu_kernels::{gpu, Rng};
 
@@ -62,7 +63,7 @@ fn random_system(nodes: usize, lanes: usize, rng: &mut Rng) -> System {
     }
 }
 
-fn cpu_solve(s: &System) -> (Vec<f32>, Vec<f32>) {
+fn cpu_cable(s: &System) -> Cable<f32> {
     let parents: Vec<Option<u32>> = s
         .parent
         .iter()
@@ -87,6 +88,11 @@ fn cpu_solve(s: &System) -> (Vec<f32>, Vec<f32>) {
         };
         cable.set_lane(lane, &coef).unwrap();
     }
+    cable
+}
+
+fn cpu_solve(s: &System) -> (Vec<f32>, Vec<f32>) {
+    let cable = cpu_cable(s);
     let (mut d, mut rhs) = (s.d.clone(), s.rhs.clone());
     hines_solve(&cable, &mut d, &mut rhs);
     (d, rhs)
@@ -128,8 +134,9 @@ fn hines_shader_matches_its_cpu_twin() {
     ] {
         let s = random_system(nodes, lanes, &mut rng);
         let (d_cpu, x_cpu) = cpu_solve(&s);
-        let buffers =
-            CableBuffers::new(g, &kernel, &s.parent, s.lanes, &s.a, &s.b, &s.d, &s.rhs).unwrap();
+        let cm = vec![1.0f32; s.a.len()];
+        let buffers = CableBuffers::new(g, &kernel, &s.parent, s.lanes, &s.a, &s.b, &cm).unwrap();
+        buffers.write_system(g, &s.d, &s.rhs).unwrap();
         buffers.solve(g, &kernel).unwrap();
         let x_gpu = buffers.read_rhs(g).unwrap();
         let d_gpu = buffers.read_d(g).unwrap();
@@ -150,12 +157,71 @@ fn hines_shader_matches_its_cpu_twin() {
     eprintln!("hines: {compared} values compared, largest difference {worst} ulp");
 }
 
+/// Three cable steps (capacitance, axial terms at the present voltage, solve, v += dv) on the
+/// device equal kernels-cpu's `cable_step` in f32, value for value; zero-area nodes (cm = 0)
+/// included. The mechanisms' contributions to `rhs` and `d` are new random values each step.
+#[test]
+fn cable_step_shader_matches_its_cpu_twin() {
+    let g = gpu();
+    let kernel = HinesKernel::new(g).unwrap();
+    let mut rng = Rng::new(9);
+    let mut compared = 0usize;
+    for (nodes, lanes) in [(1usize, 3usize), (60, 128), (300, 200)] {
+        let s = random_system(nodes, lanes, &mut rng);
+        let cable = cpu_cable(&s);
+        // every fifth node has no membrane
+        let cm: Vec<f32> = (0..nodes * lanes)
+            .map(|k| {
+                if (k / lanes) % 5 == 4 {
+                    0.0
+                } else {
+                    rng.uniform(0.5, 2.0) as f32
+                }
+            })
+            .collect();
+        let mut v: Vec<f32> = (0..nodes * lanes)
+            .map(|_| rng.uniform(-80.0, 20.0) as f32)
+            .collect();
+        let buffers = CableBuffers::new(g, &kernel, &s.parent, lanes, &s.a, &s.b, &cm).unwrap();
+        buffers.write_v(g, &v).unwrap();
+        for step in 0..3 {
+            let mut d: Vec<f32> = (0..nodes * lanes)
+                .map(|_| rng.uniform(0.0, 0.05) as f32)
+                .collect();
+            let mut rhs: Vec<f32> = (0..nodes * lanes)
+                .map(|_| rng.uniform(-0.5, 0.5) as f32)
+                .collect();
+            buffers.write_system(g, &d, &rhs).unwrap();
+            buffers.step(g, &kernel, 0.025).unwrap();
+            cable_step(&cable, &cm, 0.025, &mut v, &mut rhs, &mut d);
+            let v_gpu = buffers.read_v(g).unwrap();
+            let dv_gpu = buffers.read_rhs(g).unwrap();
+            for (what, cpu, gpu) in [("v", &v, &v_gpu), ("dv", &rhs, &dv_gpu)] {
+                for (k, (c, x)) in cpu.iter().zip(gpu.iter()).enumerate() {
+                    assert!(c.is_finite(), "{what}[{k}] not finite on the CPU");
+                    compared += 1;
+                    assert_eq!(
+                        c.to_bits(),
+                        x.to_bits(),
+                        "{nodes} nodes × {lanes} lanes, step {step}: {what}[{k}] = {x} on the \
+                         GPU, {c} on the CPU ({} ulp)",
+                        ulps(*c, *x)
+                    );
+                }
+            }
+        }
+    }
+    eprintln!("cable_step: {compared} values compared, all bit-identical");
+}
+
 #[test]
 fn bad_trees_are_refused() {
     let g = gpu();
     let kernel = HinesKernel::new(g).unwrap();
     let z = vec![0.0f32; 2];
-    assert!(CableBuffers::new(g, &kernel, &[0, 1], 1, &z, &z, &z, &z).is_err());
-    assert!(CableBuffers::new(g, &kernel, &[0, 0], 1, &z, &z, &z, &z[..1]).is_err());
-    assert!(CableBuffers::new(g, &kernel, &[0, 0], 1, &z, &z, &z, &z).is_ok());
+    assert!(CableBuffers::new(g, &kernel, &[0, 1], 1, &z, &z, &z).is_err());
+    assert!(CableBuffers::new(g, &kernel, &[0, 0], 1, &z, &z, &z[..1]).is_err());
+    let ok = CableBuffers::new(g, &kernel, &[0, 0], 1, &z, &z, &z).unwrap();
+    assert!(ok.write_system(g, &z, &z[..1]).is_err());
+    assert!(ok.write_v(g, &z[..1]).is_err());
 }

@@ -38,6 +38,9 @@ mod tests {
     fn the_hines_shader_is_valid() {
         let src = include_str!("../../../shaders/hines.wgsl");
         validate_wgsl(src).unwrap();
-        assert_eq!(entry_points(src).unwrap(), vec!["hines_solve".to_string()]);
+        assert_eq!(
+            entry_points(src).unwrap(),
+            vec!["hines_solve".to_string(), "cable_step".to_string()]
+        );
     }
 }
