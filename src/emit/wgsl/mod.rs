@@ -347,9 +347,13 @@ fn nm_log10(x: f32) -> f32 {
 pub fn emit(m: &Mechanism) -> WgslMechanism {
     let columns = columns_of(m);
     let mut namer = Namer::new();
+    // ion columns say so: a mechanism often has both a field `ik` and the ion's `ik`
     let col_const: Vec<String> = columns
         .iter()
-        .map(|&c| namer.name(&format!("col_{}", column_stem(m, c))))
+        .map(|&c| match c {
+            Column::Ion(..) => namer.name(&format!("col_ion_{}", column_stem(m, c))),
+            _ => namer.name(&format!("col_{}", column_stem(m, c))),
+        })
         .collect();
 
     // kernels first (they say which helpers are needed), then the module around them

@@ -22,8 +22,8 @@ const col_gamma: u32 = 0u; // field gamma (parameter) [1]
 const col_decay: u32 = 1u; // field decay (parameter) [ms]
 const col_minCai: u32 = 2u; // field minCai (parameter) [mM]
 const col_surftovol: u32 = 3u; // field surftovol (assigned) [1/um]
-const col_cai: u32 = 4u; // ion cai
-const col_ica: u32 = 5u; // ion ica
+const col_ion_cai: u32 = 4u; // ion cai
+const col_ion_ica: u32 = 5u; // ion ica
 const col_dt: u32 = 6u; // simulator dt
 const col_diam: u32 = 7u; // simulator diam
 const col_i_membrane: u32 = 8u; // membrane current added [mA/cm2]
@@ -75,7 +75,7 @@ fn init(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let diam = ld(col_diam, e);
     let minCai = ld(col_minCai, e);
     let t3 = 4.0f / diam;
-    data[col_cai * params.stride + e] = minCai;
+    data[col_ion_cai * params.stride + e] = minCai;
     data[col_surftovol * params.stride + e] = t3;
 }
 
@@ -86,8 +86,8 @@ fn state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
         return;
     }
     let dt = ld(col_dt, e);
-    let ica = ld(col_ica, e);
-    let cai = ld(col_cai, e);
+    let ica = ld(col_ion_ica, e);
+    let cai = ld(col_ion_cai, e);
     let gamma = ld(col_gamma, e);
     let decay = ld(col_decay, e);
     let minCai = ld(col_minCai, e);
@@ -109,5 +109,5 @@ fn state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     let t25 = t24 - cai;
     let t26 = t22 * t25;
     let t27 = cai + t26;
-    data[col_cai * params.stride + e] = t27;
+    data[col_ion_cai * params.stride + e] = t27;
 }

@@ -23,8 +23,8 @@ const col_ik: u32 = 1u; // field ik (assigned) [mA/cm2]
 const col_gK_Pst: u32 = 2u; // field gK_Pst (assigned) [S/cm2]
 const col_m: u32 = 3u; // field m (state)
 const col_h: u32 = 4u; // field h (state)
-const col_ek: u32 = 5u; // ion ek
-const col_ik_1: u32 = 6u; // ion ik
+const col_ion_ek: u32 = 5u; // ion ek
+const col_ion_ik: u32 = 6u; // ion ik
 const col_v: u32 = 7u; // simulator v
 const col_dt: u32 = 8u; // simulator dt
 const col_i_membrane: u32 = 9u; // membrane current added [mA/cm2]
@@ -125,7 +125,7 @@ fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         return;
     }
     let v = ld(col_v, e);
-    let ek = ld(col_ek, e);
+    let ek = ld(col_ion_ek, e);
     let gK_Pstbar = ld(col_gK_Pstbar, e);
     let m = ld(col_m, e);
     let h = ld(col_h, e);
@@ -141,7 +141,7 @@ fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let t15 = t14 / 0.001f;
     data[col_ik * params.stride + e] = t13;
     data[col_gK_Pst * params.stride + e] = t9;
-    data[col_ik_1 * params.stride + e] = data[col_ik_1 * params.stride + e] + t13;
+    data[col_ion_ik * params.stride + e] = data[col_ion_ik * params.stride + e] + t13;
     data[col_i_membrane * params.stride + e] = data[col_i_membrane * params.stride + e] + t13;
     data[col_g_membrane * params.stride + e] = data[col_g_membrane * params.stride + e] + t15;
 }

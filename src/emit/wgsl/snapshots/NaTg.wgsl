@@ -31,10 +31,10 @@ const col_hAlpha: u32 = 9u; // field hAlpha (assigned)
 const col_hBeta: u32 = 10u; // field hBeta (assigned)
 const col_m: u32 = 11u; // field m (state)
 const col_h: u32 = 12u; // field h (state)
-const col_ena: u32 = 13u; // ion ena
-const col_ina_1: u32 = 14u; // ion ina
-const col_ttxi: u32 = 15u; // ion ttxi
-const col_ttxo: u32 = 16u; // ion ttxo
+const col_ion_ena: u32 = 13u; // ion ena
+const col_ion_ina: u32 = 14u; // ion ina
+const col_ion_ttxi: u32 = 15u; // ion ttxi
+const col_ion_ttxo: u32 = 16u; // ion ttxo
 const col_v: u32 = 17u; // simulator v
 const col_dt: u32 = 18u; // simulator dt
 const col_i_membrane: u32 = 19u; // membrane current added [mA/cm2]
@@ -84,8 +84,8 @@ fn init(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         return;
     }
     let v = ld(col_v, e);
-    let ttxo = ld(col_ttxo, e);
-    let ttxi = ld(col_ttxi, e);
+    let ttxo = ld(col_ion_ttxo, e);
+    let ttxi = ld(col_ion_ttxi, e);
     let vshifth = ld(col_vshifth, e);
     let vshiftm = ld(col_vshiftm, e);
     let slopeh = ld(col_slopeh, e);
@@ -158,7 +158,7 @@ fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         return;
     }
     let v = ld(col_v, e);
-    let ena = ld(col_ena, e);
+    let ena = ld(col_ion_ena, e);
     let gNaTgbar = ld(col_gNaTgbar, e);
     let m = ld(col_m, e);
     let h = ld(col_h, e);
@@ -175,7 +175,7 @@ fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let t16 = t15 / 0.001f;
     data[col_ina * params.stride + e] = t14;
     data[col_gNaTg * params.stride + e] = t10;
-    data[col_ina_1 * params.stride + e] = data[col_ina_1 * params.stride + e] + t14;
+    data[col_ion_ina * params.stride + e] = data[col_ion_ina * params.stride + e] + t14;
     data[col_i_membrane * params.stride + e] = data[col_i_membrane * params.stride + e] + t14;
     data[col_g_membrane * params.stride + e] = data[col_g_membrane * params.stride + e] + t16;
 }
@@ -188,8 +188,8 @@ fn state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     }
     let v = ld(col_v, e);
     let dt = ld(col_dt, e);
-    let ttxo = ld(col_ttxo, e);
-    let ttxi = ld(col_ttxi, e);
+    let ttxo = ld(col_ion_ttxo, e);
+    let ttxi = ld(col_ion_ttxi, e);
     let vshifth = ld(col_vshifth, e);
     let vshiftm = ld(col_vshiftm, e);
     let slopeh = ld(col_slopeh, e);

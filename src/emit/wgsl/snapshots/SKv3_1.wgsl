@@ -22,8 +22,8 @@ const col_gSKv3_1bar: u32 = 0u; // field gSKv3_1bar (parameter) [S/cm2]
 const col_ik: u32 = 1u; // field ik (assigned) [mA/cm2]
 const col_gSKv3_1: u32 = 2u; // field gSKv3_1 (assigned) [S/cm2]
 const col_m: u32 = 3u; // field m (state)
-const col_ek: u32 = 4u; // ion ek
-const col_ik_1: u32 = 5u; // ion ik
+const col_ion_ek: u32 = 4u; // ion ek
+const col_ion_ik: u32 = 5u; // ion ik
 const col_v: u32 = 6u; // simulator v
 const col_dt: u32 = 7u; // simulator dt
 const col_i_membrane: u32 = 8u; // membrane current added [mA/cm2]
@@ -88,7 +88,7 @@ fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         return;
     }
     let v = ld(col_v, e);
-    let ek = ld(col_ek, e);
+    let ek = ld(col_ion_ek, e);
     let gSKv3_1bar = ld(col_gSKv3_1bar, e);
     let m = ld(col_m, e);
     let t5 = v + 0.001f;
@@ -101,7 +101,7 @@ fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let t12 = t11 / 0.001f;
     data[col_ik * params.stride + e] = t10;
     data[col_gSKv3_1 * params.stride + e] = t6;
-    data[col_ik_1 * params.stride + e] = data[col_ik_1 * params.stride + e] + t10;
+    data[col_ion_ik * params.stride + e] = data[col_ion_ik * params.stride + e] + t10;
     data[col_i_membrane * params.stride + e] = data[col_i_membrane * params.stride + e] + t10;
     data[col_g_membrane * params.stride + e] = data[col_g_membrane * params.stride + e] + t12;
 }

@@ -34,10 +34,10 @@ const col_ntau: u32 = 12u; // field ntau (assigned) [ms]
 const col_m: u32 = 13u; // field m (state)
 const col_h: u32 = 14u; // field h (state)
 const col_n: u32 = 15u; // field n (state)
-const col_ena: u32 = 16u; // ion ena
-const col_ina: u32 = 17u; // ion ina
-const col_ek: u32 = 18u; // ion ek
-const col_ik: u32 = 19u; // ion ik
+const col_ion_ena: u32 = 16u; // ion ena
+const col_ion_ina: u32 = 17u; // ion ina
+const col_ion_ek: u32 = 18u; // ion ek
+const col_ion_ik: u32 = 19u; // ion ik
 const col_v: u32 = 20u; // simulator v
 const col_dt: u32 = 21u; // simulator dt
 const col_celsius: u32 = 22u; // simulator celsius
@@ -192,8 +192,8 @@ fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
         return;
     }
     let v = ld(col_v, e);
-    let ena = ld(col_ena, e);
-    let ek = ld(col_ek, e);
+    let ena = ld(col_ion_ena, e);
+    let ek = ld(col_ion_ek, e);
     let gnabar = ld(col_gnabar, e);
     let gkbar = ld(col_gkbar, e);
     let gl = ld(col_gl, e);
@@ -231,8 +231,8 @@ fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     data[col_il * params.stride + e] = t33;
     data[col_gna * params.stride + e] = t15;
     data[col_gk * params.stride + e] = t19;
-    data[col_ina * params.stride + e] = data[col_ina * params.stride + e] + t29;
-    data[col_ik * params.stride + e] = data[col_ik * params.stride + e] + t31;
+    data[col_ion_ina * params.stride + e] = data[col_ion_ina * params.stride + e] + t29;
+    data[col_ion_ik * params.stride + e] = data[col_ion_ik * params.stride + e] + t31;
     data[col_i_membrane * params.stride + e] = data[col_i_membrane * params.stride + e] + t35;
     data[col_g_membrane * params.stride + e] = data[col_g_membrane * params.stride + e] + t37;
 }
