@@ -4,6 +4,7 @@
 //! sections (`morph`) and then NEURON's segments (`discretize`); `cell` builds the cell NEURON would
 //! build from both. `cli` turns command lines into runs; `diag` collects every problem found.
 
+pub mod backend;
 pub mod cell;
 pub mod check;
 pub mod cli;

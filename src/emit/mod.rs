@@ -2,3 +2,4 @@
 //! Emitters never import each other.
 
 pub mod cpu;
+pub mod wgsl;

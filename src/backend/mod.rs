@@ -1,0 +1,3 @@
+//! Back ends: the machines a simulation runs on.
+
+pub mod gpu;

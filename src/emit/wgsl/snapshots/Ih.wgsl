@@ -1,0 +1,151 @@
+// emsweep: mechanism `Ih`, generated from the IR (f32). Do not edit.
+// One thread per element = instance * lanes_padded + lane; column c of element e is
+// data[c * params.stride + e].
+
+struct Params {
+    // elements in this block
+    count: u32,
+    // distance between columns [elements], at least count
+    stride: u32,
+    pos_inf: f32,
+    neg_inf: f32,
+    nan: f32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read_write> data: array<f32>;
+
+const col_gIhbar: u32 = 0u; // field gIhbar (parameter) [S/cm2]
+const col_ehcn: u32 = 1u; // field ehcn (parameter) [mV]
+const col_ihcn: u32 = 2u; // field ihcn (assigned) [mA/cm2]
+const col_gIh: u32 = 3u; // field gIh (assigned) [S/cm2]
+const col_m: u32 = 4u; // field m (state)
+const col_v: u32 = 5u; // simulator v
+const col_dt: u32 = 6u; // simulator dt
+const col_i_membrane: u32 = 7u; // membrane current added [mA/cm2]
+const col_g_membrane: u32 = 8u; // membrane conductance added [S/cm2]
+
+fn ld(c: u32, e: u32) -> f32 {
+    return data[c * params.stride + e];
+}
+
+// exp(x) in f32 to about 1 ulp on every device (Vulkan lets a device's exp be off by 3 + 2|x| ulp;
+// lavapipe's reaches 61 ulp near x = -80 and 3.4 ulp near 0, which 1 - exp(x) next to a rate
+// function's removable singularity turns into large relative errors). x = n ln2 + r with
+// |r| <= ln2/2 (ln2 split in two so that n * ln2_hi is exact), exp(r) by Cephes' expf polynomial,
+// times 2^n.
+fn nm_exp(x: f32) -> f32 {
+    if (x != x) {
+        return x;
+    }
+    if (x > 88.72284f) {
+        return params.pos_inf;
+    }
+    if (x < -103.97208f) {
+        return 0.0f;
+    }
+    let n = floor(x * 1.44269504f + 0.5f);
+    let r = (x - n * 0.693359375f) - n * (-2.12194440e-4f);
+    let z = r * r;
+    var p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * z + r + 1.0f;
+    let k = i32(n);
+    if (k < -125) {
+        // subnormal results: scale in two steps
+        return ldexp(ldexp(p, k + 64), -64);
+    }
+    return ldexp(p, k);
+}
+
+@compute @workgroup_size(64)
+fn init(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 64u;
+    if (e >= params.count) {
+        return;
+    }
+    let v = ld(col_v, e);
+    let t3 = v == (-154.9f);
+    let t5 = v + 0.0001f;
+    let t6 = select(v, t5, t3);
+    let t8 = t6 + 154.9f;
+    let t9 = 0.00643f * t8;
+    let t11 = t8 / 11.9f;
+    let t12 = nm_exp(t11);
+    let t14 = t12 - 1.0f;
+    let t15 = t9 / t14;
+    let t18 = t6 / 33.1f;
+    let t19 = nm_exp(t18);
+    let t20 = 0.193f * t19;
+    let t21 = t15 + t20;
+    let t22 = t15 / t21;
+    data[col_m * params.stride + e] = t22;
+}
+
+@compute @workgroup_size(64)
+fn current(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 64u;
+    if (e >= params.count) {
+        return;
+    }
+    let v = ld(col_v, e);
+    let gIhbar = ld(col_gIhbar, e);
+    let ehcn = ld(col_ehcn, e);
+    let m = ld(col_m, e);
+    let t5 = v + 0.001f;
+    let t6 = gIhbar * m;
+    let t7 = t5 - ehcn;
+    let t8 = t6 * t7;
+    let t9 = v - ehcn;
+    let t10 = t6 * t9;
+    let t11 = t8 - t10;
+    let t12 = t11 / 0.001f;
+    data[col_ihcn * params.stride + e] = t10;
+    data[col_gIh * params.stride + e] = t6;
+    data[col_i_membrane * params.stride + e] = data[col_i_membrane * params.stride + e] + t10;
+    data[col_g_membrane * params.stride + e] = data[col_g_membrane * params.stride + e] + t12;
+}
+
+@compute @workgroup_size(64)
+fn state(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let e = gid.x + gid.y * nwg.x * 64u;
+    if (e >= params.count) {
+        return;
+    }
+    let v = ld(col_v, e);
+    let dt = ld(col_dt, e);
+    let m = ld(col_m, e);
+    let t5 = v == (-154.9f);
+    let t7 = v + 0.0001f;
+    let t8 = select(v, t7, t5);
+    let t10 = t8 + 154.9f;
+    let t11 = 0.00643f * t10;
+    let t13 = t10 / 11.9f;
+    let t14 = nm_exp(t13);
+    let t16 = t14 - 1.0f;
+    let t17 = t11 / t16;
+    let t20 = t8 / 33.1f;
+    let t21 = nm_exp(t20);
+    let t22 = 0.193f * t21;
+    let t23 = t17 + t22;
+    let t24 = t17 / t23;
+    let t25 = 1.0f / t23;
+    let t27 = (-1.0f) / t25;
+    let t28 = t24 / t25;
+    let t29 = dt * t27;
+    let t30 = nm_exp(t29);
+    let t31 = 1.0f - t30;
+    let t32 = -t28;
+    let t33 = t32 / t27;
+    let t34 = t33 - m;
+    let t35 = t31 * t34;
+    let t36 = m + t35;
+    data[col_m * params.stride + e] = t36;
+}
