@@ -5,3 +5,4 @@ mod cli;
 mod common;
 mod geometry;
 mod nmodl;
+mod sim;
