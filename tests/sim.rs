@@ -540,7 +540,7 @@ fn failing_lanes_fail_alone() {
 
     let f = out.lanes[2].failure.expect("the overdriven lane fails");
     assert!(f.t_ms > 10.0 && f.t_ms <= 10.1, "{f:?}");
-    assert!(!(f.v_mv.abs() <= 1000.0), "{f:?}");
+    assert!(f.v_mv.is_nan() || f.v_mv.abs() > 1000.0, "{f:?}");
     let k = (f.t_ms / s.em.dt_ms).round() as usize;
     assert!(out.lanes[2].traces[0][..k].iter().all(|x| x.is_finite()));
     assert!(out.lanes[2].traces[0][k..].iter().all(|x| x.is_nan()));

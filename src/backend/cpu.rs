@@ -447,7 +447,7 @@ impl<'a, R: Float> Block<'a, R> {
             Phase::State(m) => self.kernel(m, Hook::State),
             Phase::CheckLanes => self.check_lanes(),
             Phase::Record => {
-                if self.step % config.record_every.max(1) == 0 {
+                if self.step.is_multiple_of(config.record_every.max(1)) {
                     self.record(config);
                 }
             }

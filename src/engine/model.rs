@@ -279,7 +279,7 @@ impl CellModel {
         for lm in &lib.mechanisms {
             let mut segs: Vec<SegmentId> = Vec::new();
             for (s, list) in cell.params.section_mechanisms.iter().enumerate() {
-                if list.iter().any(|m| *m == lm.suffix) {
+                if list.contains(&lm.suffix) {
                     segs.extend(disc.segments_of(crate::morph::SectionId(s as u32)));
                 }
             }
