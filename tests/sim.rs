@@ -545,3 +545,96 @@ fn failing_lanes_fail_alone() {
     assert!(out.lanes[2].traces[0][..k].iter().all(|x| x.is_finite()));
     assert!(out.lanes[2].traces[0][k..].iter().all(|x| x.is_nan()));
 }
+
+/// Recording every k-th step gives exactly every k-th sample of the every-step recording.
+#[test]
+fn decimated_recording_samples_every_kth_step() {
+    let s = sscx();
+    let mut rng = Rng(0xdec1_3a7e_0000_0003);
+    let lane = random_lane(&mut rng);
+    let backend = CpuBackend::new(Precision::F64);
+    let config = |record_every| RunConfig {
+        dt_ms: s.em.dt_ms,
+        steps: 800,
+        record_every,
+        probes: invariance_probes(&s.model),
+    };
+    let batch = Batch {
+        model: &s.model,
+        lanes: vec![lane],
+    };
+    let every = run(&backend, &batch, &config(1)).unwrap();
+    let fourth = run(&backend, &batch, &config(4)).unwrap();
+    assert_eq!(config(4).samples(), 201);
+    assert_eq!(fourth.record_dt_ms, 4.0 * s.em.dt_ms);
+    for (a, b) in every.lanes[0].traces.iter().zip(&fourth.lanes[0].traces) {
+        let picked: Vec<u64> = a.iter().step_by(4).map(|x| x.to_bits()).collect();
+        let got: Vec<u64> = b.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(picked, got);
+    }
+}
+
+/// Bad batches and lane values are reported as diagnostics, never run.
+#[test]
+fn bad_inputs_are_diagnosed() {
+    let s = sscx();
+    let kinds = |d: &emsweep::diag::Diagnostics| d.iter().map(|x| x.kind).collect::<Vec<_>>();
+    let lane = LaneSpec {
+        values: s.model.own_lane().unwrap(),
+        electrodes: vec![],
+    };
+    let backend = CpuBackend::new(Precision::F64);
+    let batch = Batch {
+        model: &s.model,
+        lanes: vec![lane.clone()],
+    };
+    let mut config = RunConfig {
+        dt_ms: 0.0,
+        steps: 10,
+        record_every: 0,
+        probes: vec![Probe {
+            node: emsweep::layout::Node(1_000_000),
+            quantity: Quantity::V,
+        }],
+    };
+    let d = run(&backend, &batch, &config).unwrap_err();
+    assert_eq!(kinds(&d), ["bad-dt", "bad-record", "bad-probe"]);
+    // the ttx ion exists only where NaTg is: not in the myelin
+    let ttx = s.model.ion("ttx").unwrap();
+    let bare = (0..s.model.node_count())
+        .find(|&n| s.model.ions[ttx].styles[n].is_none())
+        .unwrap();
+    config.dt_ms = 0.025;
+    config.record_every = 1;
+    config.probes = vec![Probe {
+        node: emsweep::layout::Node(bare as u32),
+        quantity: Quantity::Ion {
+            ion: ttx,
+            var: emsweep::ir::IonVar::Inside,
+        },
+    }];
+    assert_eq!(
+        kinds(&run(&backend, &batch, &config).unwrap_err()),
+        ["bad-probe"]
+    );
+    let empty = Batch {
+        model: &s.model,
+        lanes: vec![],
+    };
+    config.probes.clear();
+    assert_eq!(
+        kinds(&run(&backend, &empty, &config).unwrap_err()),
+        ["empty-batch"]
+    );
+
+    let mut params = s.model.cell().params.clone();
+    params
+        .range
+        .insert("gFoo_bar".into(), vec![Some(1.0); params.range["cm"].len()]);
+    let d = s.model.lane_values(&params, 34.0, -80.0).unwrap_err();
+    assert_eq!(kinds(&d), ["unknown-parameter"]);
+    let mut params = s.model.cell().params.clone();
+    params.section_mechanisms[0].pop();
+    let d = s.model.lane_values(&params, 34.0, -80.0).unwrap_err();
+    assert_eq!(kinds(&d), ["structure-mismatch"]);
+}
