@@ -46,7 +46,8 @@ GENERATOR = "tests/reference/traces/generate.py"
 COMMAND = "tests/reference/setup_venv.sh && .cache/venv/bin/python tests/reference/traces/generate.py"
 LICENCE = (
     "CC-BY-NC-SA 4.0: derived from Blue Brain Project / EPFL sample packages "
-    "(EModelRunner 1.2.5 wheel examples/); see tests/reference/traces/README.md"
+    "(EModelRunner 1.2.5 and bluepyemodel 1.0.50 wheel examples/); see "
+    "tests/reference/traces/README.md"
 )
 # Spike detection used only for the summary written beside the traces (the tests recompute it).
 SPIKE_THRESHOLD_MV = -20.0
@@ -55,6 +56,7 @@ SPIKE_THRESHOLD_MV = -20.0
 # the config's protocol file), and whether synapses are added (None: as the config says).
 CASES = {
     "sscx_cADpyr_L4UPC": {
+        "tool": "emodelrunner",
         "package": "emodelrunner/sscx_sample_dir",
         "runs": [
             # Step_150 here is the same protocol as config_singlestep.ini's only one.
@@ -66,8 +68,36 @@ CASES = {
                 "add_synapses": False,
             },
         ],
+        "builder": (
+            "emodelrunner.load.load_config(config); create_cell_using_config(config); "
+            "get_release_params(config); NrnSimulator(dt, cvode_active) from [Sim]; "
+            "ProtocolBuilder.using_sscx_protocols(add_synapses, config.prot_args(), cell); "
+            "protocol.run(cell_model=cell, param_values=release_params, sim=sim, "
+            "isolate=False) for each chosen protocol (as emodelrunner.run does)"
+        ),
+    },
+    "bluepyemodel_simplecell": {
+        "tool": "bluepyemodel",
+        "package": "bluepyemodel/simplecell",
+        "emodel": "simplecell",
+        # the metadata the package's notebook (simplecell.ipynb) gives its pipeline
+        "etype": "cADpyr",
+        "species": "rat",
+        "brain_region": "SSCX",
+        "dt": 0.025,
+        "builder": (
+            "bluepyemodel LocalAccessPoint(emodel='simplecell', etype='cADpyr', species='rat', "
+            "brain_region='SSCX', recipes_path='config/recipes.json', final_path='final.json'); "
+            "evaluator = get_evaluator_from_access_point(ap); for each protocol of "
+            "evaluator.fitness_protocols['main_protocol'].protocols (sorted by name), with "
+            "protocol.cvode_active = False: protocol.run(cell_model=evaluator.cell_model, "
+            "param_values=ap.get_emodels()[0].parameters, sim=NrnSimulator(dt=0.025, "
+            "cvode_active=False), isolate=False)"
+        ),
     },
 }
+# NEURON's own mechanisms with a TABLE (hh.mod's rates)
+BUILTIN_TABLED = ["hh"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,7 +117,11 @@ def venv_tool(name):
 
 
 def compile_mechanisms(mod_dir, work_dir):
-    """Compile the top-level .mod files of mod_dir (never subfolders) in work_dir, in byte order."""
+    """Compile the top-level .mod files of mod_dir (never subfolders) in work_dir, in byte order.
+
+    Returns None when the package has no mechanisms folder (simplecell uses NEURON's own hh)."""
+    if not mod_dir.is_dir():
+        return None
     mods = sorted(p for p in mod_dir.glob("*.mod") if p.is_file())
     src = work_dir / "mod"
     src.mkdir(parents=True)
@@ -112,6 +146,8 @@ def compile_mechanisms(mod_dir, work_dir):
 def tabled_suffixes(mod_dir):
     """SUFFIX of every top-level .mod file with a TABLE statement outside comments."""
     out = []
+    if not mod_dir.is_dir():
+        return out
     for mod in sorted(p for p in mod_dir.glob("*.mod") if p.is_file()):
         text = mod.read_bytes().decode("latin-1")
         text = re.sub(r"(?ms)^\s*COMMENT\b.*?^\s*ENDCOMMENT\b", "", text)
@@ -126,8 +162,10 @@ def run_case(name, packages, mech_dir, raw_file, header_file):
     scratch = tempfile.mkdtemp(prefix="refgen-cwd-")
     try:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", name,
-               "--packages", str(packages), "--child-mechanisms", str(mech_dir),
+               "--packages", str(packages),
                "--child-raw", str(raw_file), "--child-header", str(header_file)]
+        if mech_dir is not None:
+            cmd += ["--child-mechanisms", str(mech_dir)]
         # cwd is an empty folder: NEURON auto-loads ./x86_64 on import, which must not happen.
         subprocess.run(cmd, cwd=scratch, check=True)
     finally:
@@ -202,7 +240,43 @@ def stimulus_record(stim):
             # BluePyOpt plays this envelope into IClamp.amp (Vector.play, continuous)
             "envelope": [[float(t), float(a)] for t, a in stim.envelope()],
         }
+    played = getattr(stim, "played_snapshot", None)
+    if played is not None:
+        # a BluePyEModel e-code: one IClamp whose amp is played from two vectors
+        return {
+            "kind": "played",
+            "ecode": type(stim).__name__,
+            "iclamp_del_ms": played["del"],
+            "iclamp_dur_ms": played["dur"],
+            "points": played["points"],
+            "delay_ms": float(stim.delay),
+            "duration_ms": float(stim.duration),
+            "amp_na": float(stim.amplitude),
+            "holding_na": float(stim.holding_current or 0.0),
+            "total_duration_ms": float(stim.total_duration),
+            "location": "soma[0](0.5)",
+        }
     raise TypeError(f"unsupported stimulus {type(stim).__name__}")
+
+
+def snapshot_played_stimuli(protocol):
+    """Keep what each played stimulus gave NEURON (its IClamp and vectors), which its destroy()
+    drops at the end of the run."""
+    for stim in protocol.stimuli:
+        if not hasattr(stim, "current_vec"):
+            continue
+        original = stim.destroy
+
+        def destroy(sim=None, stim=stim, original=original):
+            stim.played_snapshot = {
+                "del": float(getattr(stim.iclamp, "del")),
+                "dur": float(stim.iclamp.dur),
+                "points": [[float(t), float(i)]
+                           for t, i in zip(stim.time_vec, stim.current_vec)],
+            }
+            original(sim)
+
+        stim.destroy = destroy
 
 
 def every_step_recordings(protocol):
@@ -233,32 +307,21 @@ def versions():
         "neuron": neuron.__version__,
         "EModelRunner": importlib.metadata.version("EModelRunner"),
         "bluepyopt": importlib.metadata.version("bluepyopt"),
+        "bluepyemodel": importlib.metadata.version("bluepyemodel"),
         "numpy": importlib.metadata.version("numpy"),
         "python": platform.python_version(),
     }
 
 
-def child_main(name, packages, mech_dir, raw_file, header_file):
-    import numpy as np
-    import neuron
-    from neuron import h
+def emodelrunner_runs(case):
+    """(protocol, run description, cell, params, sim) for each protocol of an EModelRunner case;
+    cwd must be the package root."""
     from bluepyopt import ephys
     from emodelrunner.configuration.configparser import PackageType
     from emodelrunner.create_cells import create_cell_using_config
     from emodelrunner.load import get_release_params, load_config
     from emodelrunner.protocols.create_protocols import ProtocolBuilder
 
-    case = CASES[name]
-    if not neuron.load_mechanisms(str(mech_dir)):
-        raise RuntimeError(f"could not load mechanisms compiled in {mech_dir}")
-    package_dir = packages / case["package"]
-    no_tables = tabled_suffixes(package_dir / "mechanisms")
-    for suffix in no_tables:
-        setattr(h, f"usetable_{suffix}", 0)
-    os.chdir(package_dir)
-
-    traces, chunks, offset = [], [], 0
-    settings = None
     for run in case["runs"]:
         config = load_config(config_path=run["config"])
         if config.package_type != PackageType.sscx:
@@ -281,44 +344,96 @@ def child_main(name, packages, mech_dir, raw_file, header_file):
             raise RuntimeError(f"{run['config']}: protocols {run['protocols']} not all found")
         for protocol in chosen:
             every_step_recordings(protocol)
-            responses = protocol.run(cell_model=cell, param_values=release_params, sim=sim,
-                                     isolate=False)
-            keys = [k for k in responses if k.endswith(f"{protocol.name}.soma.v")]
-            if len(keys) != 1:
-                raise RuntimeError(f"{protocol.name}: soma recording not found in {sorted(responses)}")
-            key = keys[0]
-            resp = responses[key]
-            time = np.asarray(resp["time"], dtype=np.float64)
-            volt = np.asarray(resp["voltage"], dtype=np.float64)
-            n = len(volt)
-            drift = float(np.max(np.abs(time - np.arange(n) * dt)))
-            # t accumulates two half steps per step, so it drifts from i*dt by rounding
-            if len(time) != n or drift > 1e-6:
-                raise RuntimeError(f"{key}: not one sample per fixed step (drift {drift})")
-            run_settings = {"celsius": float(h.celsius), "v_init": float(h.v_init),
-                            "dt": float(h.dt), "secondorder": int(h.secondorder),
-                            "cvode_active": int(h.cvode.active())}
-            if settings is None:
-                settings = run_settings
-            elif settings != run_settings:
-                raise RuntimeError(f"settings changed between runs: {settings} vs {run_settings}")
-            chunks.append(volt.astype("<f8").tobytes())
-            traces.append({
-                "protocol": protocol.name,
-                "config": run["config"],
-                "add_synapses": bool(add_synapses),
-                "recording": key,
-                "location": "soma[0](0.5)",
-                "tstop_ms": float(protocol.total_duration),
-                "samples": n,
-                "offset": offset,
-                "stimuli": [stimulus_record(s) for s in protocol.stimuli],
-                "spikes_at_minus20mV_ms": spike_times(time, volt, SPIKE_THRESHOLD_MV),
-                "t_last_ms": float(time[-1]),
-                "v_first_mv": float(volt[0]),
-                "v_last_mv": float(volt[-1]),
-            })
-            offset += n
+            described = {"config": run["config"], "add_synapses": bool(add_synapses)}
+            yield protocol, described, cell, release_params, sim, config.get("Cell", "emodel")
+
+
+def bluepyemodel_runs(case):
+    """The same for a BluePyEModel case: its evaluator's protocols, run with the fixed step."""
+    from bluepyopt import ephys
+    from bluepyemodel.access_point.local import LocalAccessPoint
+    from bluepyemodel.evaluation.evaluation import get_evaluator_from_access_point
+
+    access_point = LocalAccessPoint(
+        emodel=case["emodel"],
+        emodel_dir=".",
+        etype=case["etype"],
+        species=case["species"],
+        brain_region=case["brain_region"],
+        recipes_path="config/recipes.json",
+        final_path="final.json",
+    )
+    evaluator = get_evaluator_from_access_point(access_point)
+    emodels = access_point.get_emodels()
+    if len(emodels) != 1:
+        raise RuntimeError(f"expected one optimised e-model in final.json, found {len(emodels)}")
+    sim = ephys.simulators.NrnSimulator(dt=case["dt"], cvode_active=False)
+    runner = evaluator.fitness_protocols["main_protocol"]
+    for name in sorted(runner.protocols):
+        protocol = runner.protocols[name]
+        protocol.cvode_active = False
+        described = {"config": "config/recipes.json", "add_synapses": False,
+                     "evaluator_cvode_active": bool(evaluator.sim.cvode_active)}
+        yield (protocol, described, evaluator.cell_model, emodels[0].parameters, sim,
+               case["emodel"])
+
+
+def child_main(name, packages, mech_dir, raw_file, header_file):
+    import numpy as np
+    import neuron
+    from neuron import h
+
+    case = CASES[name]
+    if mech_dir is not None and not neuron.load_mechanisms(str(mech_dir)):
+        raise RuntimeError(f"could not load mechanisms compiled in {mech_dir}")
+    package_dir = packages / case["package"]
+    no_tables = BUILTIN_TABLED + tabled_suffixes(package_dir / "mechanisms")
+    for suffix in no_tables:
+        setattr(h, f"usetable_{suffix}", 0)
+    os.chdir(package_dir)
+
+    runs = emodelrunner_runs(case) if case["tool"] == "emodelrunner" else bluepyemodel_runs(case)
+    traces, chunks, offset = [], [], 0
+    settings, emodel = None, None
+    for protocol, described, cell, params, sim, emodel in runs:
+        dt = sim.dt
+        snapshot_played_stimuli(protocol)
+        responses = protocol.run(cell_model=cell, param_values=params, sim=sim, isolate=False)
+        keys = [k for k in responses if k.endswith(f"{protocol.name}.soma.v")]
+        if len(keys) != 1:
+            raise RuntimeError(f"{protocol.name}: soma recording not found in {sorted(responses)}")
+        key = keys[0]
+        resp = responses[key]
+        time = np.asarray(resp["time"], dtype=np.float64)
+        volt = np.asarray(resp["voltage"], dtype=np.float64)
+        n = len(volt)
+        drift = float(np.max(np.abs(time - np.arange(n) * dt)))
+        # t accumulates two half steps per step, so it drifts from i*dt by rounding
+        if len(time) != n or drift > 1e-6:
+            raise RuntimeError(f"{key}: not one sample per fixed step (drift {drift})")
+        run_settings = {"celsius": float(h.celsius), "v_init": float(h.v_init),
+                        "dt": float(h.dt), "secondorder": int(h.secondorder),
+                        "cvode_active": int(h.cvode.active())}
+        if settings is None:
+            settings = run_settings
+        elif settings != run_settings:
+            raise RuntimeError(f"settings changed between runs: {settings} vs {run_settings}")
+        chunks.append(volt.astype("<f8").tobytes())
+        traces.append({
+            "protocol": protocol.name,
+            **described,
+            "recording": key,
+            "location": "soma[0](0.5)",
+            "tstop_ms": float(protocol.total_duration),
+            "samples": n,
+            "offset": offset,
+            "stimuli": [stimulus_record(s) for s in protocol.stimuli],
+            "spikes_at_minus20mV_ms": spike_times(time, volt, SPIKE_THRESHOLD_MV),
+            "t_last_ms": float(time[-1]),
+            "v_first_mv": float(volt[0]),
+            "v_last_mv": float(volt[-1]),
+        })
+        offset += n
     raw = b"".join(chunks)
     Path(raw_file).write_bytes(raw)
     header = {
@@ -327,22 +442,17 @@ def child_main(name, packages, mech_dir, raw_file, header_file):
             "command": COMMAND,
             "versions": versions(),
             "package": case["package"],
-            "builder": (
-                "emodelrunner.load.load_config(config); create_cell_using_config(config); "
-                "get_release_params(config); NrnSimulator(dt, cvode_active) from [Sim]; "
-                "ProtocolBuilder.using_sscx_protocols(add_synapses, config.prot_args(), cell); "
-                "protocol.run(cell_model=cell, param_values=release_params, sim=sim, "
-                "isolate=False) for each chosen protocol (as emodelrunner.run does)"
-            ),
+            "builder": case["builder"],
             "usetable_off": no_tables,
-            "nrnivmodl": "LC_ALL=C nrnivmodl mod (the package's top-level .mod files)",
+            "nrnivmodl": (None if mech_dir is None else
+                          "LC_ALL=C nrnivmodl mod (the package's top-level .mod files)"),
             "licence": LICENCE,
         },
         "format": "little-endian IEEE-754 float64, traces concatenated; trace k holds "
                   "`samples` values from element `offset`: v [mV] at t = i*dt, i = 0..samples-1",
         "raw_file": Path(raw_file).name,
         "raw_sha256": hashlib.sha256(raw).hexdigest(),
-        "emodel": config.get("Cell", "emodel"),
+        "emodel": emodel,
         "settings": settings,
         "traces": traces,
     }
