@@ -638,3 +638,106 @@ fn bad_inputs_are_diagnosed() {
     let d = s.model.lane_values(&params, 34.0, -80.0).unwrap_err();
     assert_eq!(kinds(&d), ["structure-mismatch"]);
 }
+
+/// BluePyEModel's simplecell (one compartment, NEURON's built-in hh, e-code stimuli played into
+/// an IClamp) against NEURON, both protocols as lanes of one batch, whole traces.
+#[test]
+fn simplecell_matches_neuron() {
+    let dir = real_packages_dir().join("bluepyemodel/simplecell");
+    let read = emsweep::package::read_package(&dir);
+    assert!(
+        !read.diagnostics.has_errors(),
+        "{}",
+        render(&read.diagnostics)
+    );
+    let em = read.emodels.into_iter().next().unwrap();
+    let (cell, d) = emsweep::cell::build(&em);
+    assert!(!d.has_errors(), "{}", render(&d));
+    let (lib, d) = MechanismLibrary::for_emodel(&em);
+    assert!(!d.has_errors(), "{}", render(&d));
+    let (model, d) = CellModel::new(&cell.unwrap(), &lib, em.celsius, em.v_init_mv);
+    assert!(!d.has_errors(), "{}", render(&d));
+    let model = model.unwrap();
+    let (_, refs) = reference("bluepyemodel_simplecell");
+    let mut lanes = Vec::new();
+    for r in &refs {
+        let p = em.protocols().find(|p| p.name == r.protocol).unwrap();
+        let Stimulus::ECode(e) = &p.stimulus else {
+            panic!("{}: an e-code", r.protocol)
+        };
+        // BluePyEModel's IDrest / IV: one IClamp on for the whole protocol, its amplitude
+        // played from holding, holding + amp from `delay` for `duration`, holding again
+        let get = |k: &str| e.get(k).unwrap_or_else(|| panic!("{k}"));
+        let (hold, amp) = (get("holding_current"), get("amp"));
+        let (start, end, total) = (
+            get("delay"),
+            get("delay") + get("duration"),
+            get("totduration"),
+        );
+        let waveform = Waveform::Played {
+            delay_ms: 0.0,
+            duration_ms: total,
+            points: vec![
+                (0.0, hold),
+                (start, hold),
+                (start, hold + amp),
+                (end, hold + amp),
+                (end, hold),
+                (total, hold),
+            ],
+        };
+        let s = &r.stimuli[0];
+        let Waveform::Played {
+            points,
+            duration_ms,
+            ..
+        } = &waveform
+        else {
+            unreachable!()
+        };
+        let recorded: Vec<(f64, f64)> = s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
+            .collect();
+        assert_eq!(points, &recorded, "{}: what NEURON played", r.protocol);
+        assert_eq!(*duration_ms, s["iclamp_dur_ms"].as_f64().unwrap());
+        lanes.push(LaneSpec {
+            values: model.own_lane().unwrap(),
+            electrodes: vec![Electrode {
+                node: model.soma_node,
+                waveform,
+            }],
+        });
+    }
+    // the longest protocol sets the run; shorter ones are compared over their own length
+    let tstop = refs.iter().map(|r| r.tstop_ms).fold(0.0, f64::max);
+    let batch = Batch {
+        model: &model,
+        lanes,
+    };
+    let config = RunConfig {
+        dt_ms: em.dt_ms,
+        steps: RunConfig::steps_for(tstop, em.dt_ms),
+        record_every: 1,
+        probes: vec![soma_v(&model)],
+    };
+    let out = run(&CpuBackend::new(Precision::F64), &batch, &config).unwrap();
+    for (r, lane) in refs.iter().zip(&out.lanes) {
+        let ours = &lane.traces[0][..r.v_mv.len()];
+        let c = compare(ours, &r.v_mv, em.dt_ms);
+        eprintln!("{}: f64 vs NEURON {c:?}", r.protocol);
+        assert_eq!(c.spikes_ours, c.spikes_ref, "{}", r.protocol);
+        assert!(
+            c.worst_spike_dt_ms <= SPIKE_TIME_TOL_MS,
+            "{}: {c:?}",
+            r.protocol
+        );
+        assert!(
+            c.worst_pre_spike_dv_mv <= PRE_SPIKE_DV_TOL_MV,
+            "{}: {c:?}",
+            r.protocol
+        );
+    }
+}

@@ -176,7 +176,9 @@ mod tests {
     #[test]
     fn hh_has_the_textbook_gates() {
         let c = compile_builtin("hh").unwrap();
-        let m = c.mechanism.unwrap_or_else(|| panic!("{:?}", c.diagnostics.into_vec()));
+        let m = c
+            .mechanism
+            .unwrap_or_else(|| panic!("{:?}", c.diagnostics.into_vec()));
         assert_eq!(m.name, "hh");
         let mut inst = Instance::new(
             &m,
@@ -205,7 +207,14 @@ mod tests {
         assert!((inst.current - (ina + ik + il)).abs() < 1e-12);
         // the singular points of efun: v = -40 and v = -55 give the limits
         for (v, gate) in [(-40.0, "m"), (-55.0, "n")] {
-            let mut at = Instance::new(&m, SimValues { v_mv: v, celsius: 6.3, ..SimValues::default() });
+            let mut at = Instance::new(
+                &m,
+                SimValues {
+                    v_mv: v,
+                    celsius: 6.3,
+                    ..SimValues::default()
+                },
+            );
             run_kernel(&m, Hook::Init, &mut at);
             assert!(at.field(&m, gate).unwrap().is_finite());
         }
