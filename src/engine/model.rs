@@ -249,8 +249,10 @@ impl CellModel {
         // Mechanisms with instances, in registration order.
         let mut mechanisms: Vec<PlacedMechanism> = Vec::new();
         let mut ions: Vec<IonSpecies> = Vec::new();
+        let mut missing: Vec<&String> = Vec::new();
         for used in cell.params.section_mechanisms.iter().flatten() {
-            if lib.get(used).is_none() && !mechanisms.iter().any(|m| &m.suffix == used) {
+            if lib.get(used).is_none() && !missing.contains(&used) {
+                missing.push(used);
                 diags.push(error(
                     &source,
                     "unknown-mechanism",
