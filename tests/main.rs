@@ -10,5 +10,6 @@ mod gpu_kernels;
 mod gpu_wgsl;
 mod nmodl;
 mod probe;
-mod stimulus;
 mod scores;
+mod sim;
+mod stimulus;

@@ -1,3 +1,43 @@
-//! Back ends: the machines a simulation runs on.
+//! Backends: what executes a [`Schedule`] over a [`Batch`]. Every backend runs the same phases in
+//! the same order; they differ in where (CPU threads, a GPU) and in what precision.
+//!
+//! - [`cpu::CpuBackend`]: the reference backend, f64 (compared with NEURON) or f32 (the GPU's
+//!   precision), lanes cut into blocks run in parallel with rayon.
+//! - [`gpu`]: wgpu devices, WGSL pipelines and buffers (f32); not yet driven by the schedule.
 
+pub mod cpu;
 pub mod gpu;
+
+use crate::diag::Diagnostics;
+use crate::engine::{Batch, RunConfig, RunOutput, Schedule};
+
+/// The floating-point precision of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+/// Something that runs batches.
+pub trait Backend: Sync {
+    /// A short description (`cpu-f64`).
+    fn name(&self) -> String;
+
+    /// Runs `batch` (already checked by [`crate::engine::run`]) through `schedule`: the init
+    /// phases once, then the step phases `config.steps` times.
+    fn run(
+        &self,
+        batch: &Batch,
+        schedule: &Schedule,
+        config: &RunConfig,
+    ) -> Result<RunOutput, Diagnostics>;
+}

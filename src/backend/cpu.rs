@@ -1,0 +1,645 @@
+//! The CPU backend: executes the schedule for blocks of lanes, in f64 or f32, with the kernels of
+//! `kernels-cpu` (mechanism register programs, the Hines solve).
+//!
+//! The lanes of a batch are cut into blocks of at most `block_lanes` lanes; each block owns its
+//! interleaved arrays (`row · lanes_padded + lane`, see `crate::layout`) and runs the whole
+//! simulation on its own, so blocks run in parallel (rayon) without synchronisation. Padding
+//! lanes simulate a copy of the block's last real lane and are dropped.
+//!
+//! Every value a lane computes depends only on that lane's inputs, through the same sequence of
+//! IEEE-754 operations whatever the block width or the lane's position: a lane run alone and the
+//! same lane inside any batch give bit-identical results. Mechanism programs read per-instance
+//! columns: node values (voltage, ion values, the current and conductance accumulators) are
+//! gathered into them before a kernel and the written ones scattered back after it.
+//!
+//! The right-hand side is accumulated as `Σ i` (membrane currents minus electrode currents, in
+//! row units) and negated before the solve: by the symmetry of IEEE rounding this equals NEURON's
+//! `rhs −= i` / `rhs += i_electrode` sequence bit for bit.
+
+use rayon::prelude::*;
+
+use kernels_cpu::cable::{cable_step, na_to_row_units, Cable, NodeCoefficients, Tree};
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::emit::cpu::Column;
+use crate::engine::model::{ktf_mv, CellModel};
+use crate::engine::run::FAILURE_BOUND_MV;
+use crate::engine::{
+    Batch, LaneFailure, LaneResult, LaneSpec, Phase, Quantity, RunConfig, RunOutput, Schedule,
+};
+use crate::ir::{Hook, IonVar, SimVar};
+use crate::layout::{blocks, Interleaved, Node};
+
+use super::{Backend, Precision};
+
+use kernels_cpu::mechanism::{Op, Output, Program};
+
+/// The floating-point types the CPU backend runs in.
+pub trait Float: kernels_cpu::Real + kernels_cpu::mechanism::Real {}
+impl Float for f32 {}
+impl Float for f64 {}
+
+#[inline(always)]
+fn real<R: Float>(x: f64) -> R {
+    <R as kernels_cpu::Real>::from_f64(x)
+}
+
+#[inline(always)]
+fn wide<R: Float>(x: R) -> f64 {
+    <R as kernels_cpu::Real>::to_f64(x)
+}
+
+/// The CPU backend's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CpuBackend {
+    pub precision: Precision,
+    /// Lanes per block (one rayon task each).
+    pub block_lanes: usize,
+    /// Lanes per block are padded to a multiple of this.
+    pub align: usize,
+}
+
+impl CpuBackend {
+    pub fn new(precision: Precision) -> CpuBackend {
+        CpuBackend {
+            precision,
+            block_lanes: 16,
+            align: 1,
+        }
+    }
+}
+
+impl Backend for CpuBackend {
+    fn name(&self) -> String {
+        format!("cpu-{}", self.precision.name())
+    }
+
+    fn run(
+        &self,
+        batch: &Batch,
+        schedule: &Schedule,
+        config: &RunConfig,
+    ) -> Result<RunOutput, Diagnostics> {
+        match self.precision {
+            Precision::F64 => run_blocks::<f64>(self, batch, schedule, config),
+            Precision::F32 => run_blocks::<f32>(self, batch, schedule, config),
+        }
+    }
+}
+
+fn run_blocks<R: Float>(
+    backend: &CpuBackend,
+    batch: &Batch,
+    schedule: &Schedule,
+    config: &RunConfig,
+) -> Result<RunOutput, Diagnostics> {
+    let ranges = blocks(batch.lanes.len(), backend.block_lanes);
+    let results: Vec<Result<Vec<LaneResult>, Diagnostics>> = ranges
+        .par_iter()
+        .map(|r| {
+            let specs: Vec<&LaneSpec> = batch.lanes[r.clone()].iter().collect();
+            let mut block = Block::<R>::new(batch.model, &specs, backend.align, config)?;
+            block.simulate(schedule, config);
+            Ok(block.into_results())
+        })
+        .collect();
+    let mut lanes = Vec::with_capacity(batch.lanes.len());
+    for r in results {
+        lanes.extend(r?);
+    }
+    Ok(RunOutput {
+        lanes,
+        record_dt_ms: config.record_dt_ms(),
+    })
+}
+
+/// Where a gathered column comes from (and a scattered one goes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NodeSource {
+    V,
+    Ion(usize, IonVar),
+    AccCurrent,
+    AccConductance,
+}
+
+/// What to do around one kernel of one mechanism.
+#[derive(Clone, Debug, Default)]
+struct KernelPlan {
+    gather: Vec<(usize, NodeSource)>,
+    scatter: Vec<(usize, NodeSource)>,
+    /// The column holding `t`, if the kernel reads it.
+    t_column: Option<usize>,
+    /// Ions (model indices) whose concentration the kernel writes.
+    writes_concentration_of: Vec<usize>,
+}
+
+struct MechState<R> {
+    cols: Vec<Vec<R>>,
+    init: KernelPlan,
+    current: KernelPlan,
+    state: KernelPlan,
+}
+
+struct IonState<R> {
+    erev: Vec<R>,
+    inside: Vec<R>,
+    outside: Vec<R>,
+    current: Vec<R>,
+}
+
+impl<R> IonState<R> {
+    fn array(&self, var: IonVar) -> &Vec<R> {
+        match var {
+            IonVar::Erev => &self.erev,
+            IonVar::Inside => &self.inside,
+            IonVar::Outside => &self.outside,
+            IonVar::Current => &self.current,
+        }
+    }
+
+    fn array_mut(&mut self, var: IonVar) -> &mut Vec<R> {
+        match var {
+            IonVar::Erev => &mut self.erev,
+            IonVar::Inside => &mut self.inside,
+            IonVar::Outside => &mut self.outside,
+            IonVar::Current => &mut self.current,
+        }
+    }
+}
+
+/// One block of lanes and everything it simulates.
+struct Block<'a, R> {
+    model: &'a CellModel,
+    lay: Interleaved,
+    /// The spec of each slot (padding slots repeat the last real lane).
+    specs: Vec<&'a LaneSpec>,
+    v: Vec<R>,
+    acc_i: Vec<R>,
+    acc_g: Vec<R>,
+    rhs: Vec<R>,
+    d: Vec<R>,
+    cm: Vec<R>,
+    cable: Cable<R>,
+    ions: Vec<IonState<R>>,
+    mechs: Vec<MechState<R>>,
+    /// `ktf / valence` per ion species and slot [mV], for Nernst.
+    nernst_coef: Vec<Vec<R>>,
+    /// Per slot, per electrode: nA → row units at its node.
+    electrode_scale: Vec<Vec<f64>>,
+    dt_ms: f64,
+    t_ms: f64,
+    step: usize,
+    failures: Vec<Option<LaneFailure>>,
+    /// `traces[slot][probe]`.
+    traces: Vec<Vec<Vec<f64>>>,
+}
+
+fn plan(model: &CellModel, m: usize, program: &Program) -> KernelPlan {
+    let pm = &model.mechanisms[m];
+    let cols = &pm.cpu.columns;
+    let source = |c: usize| -> Option<NodeSource> {
+        match cols[c] {
+            Column::Sim(SimVar::V) => Some(NodeSource::V),
+            Column::Ion(i, var) => Some(NodeSource::Ion(pm.ion_index[i.index()], var)),
+            Column::Current => Some(NodeSource::AccCurrent),
+            Column::Conductance => Some(NodeSource::AccConductance),
+            _ => None,
+        }
+    };
+    let mut read: Vec<usize> = Vec::new();
+    for op in &program.ops {
+        if let Op::Read { column, .. } = *op {
+            if !read.contains(&(column as usize)) {
+                read.push(column as usize);
+            }
+        }
+    }
+    let mut written: Vec<usize> = Vec::new();
+    for o in &program.outputs {
+        let c = match *o {
+            Output::Set { column, .. } => column as usize,
+            Output::Add { column, .. } => {
+                // an accumulation needs the running value first
+                if !read.contains(&(column as usize)) {
+                    read.push(column as usize);
+                }
+                column as usize
+            }
+        };
+        if !written.contains(&c) {
+            written.push(c);
+        }
+    }
+    read.sort_unstable();
+    written.sort_unstable();
+    let mut writes_concentration_of = Vec::new();
+    for &c in &written {
+        if let Column::Ion(i, var) = cols[c] {
+            let ion = pm.ion_index[i.index()];
+            if var.is_concentration() && !writes_concentration_of.contains(&ion) {
+                writes_concentration_of.push(ion);
+            }
+        }
+    }
+    KernelPlan {
+        gather: read
+            .iter()
+            .filter_map(|&c| source(c).map(|s| (c, s)))
+            .collect(),
+        scatter: written
+            .iter()
+            .filter_map(|&c| source(c).map(|s| (c, s)))
+            .collect(),
+        t_column: read
+            .iter()
+            .copied()
+            .find(|&c| cols[c] == Column::Sim(SimVar::T)),
+        writes_concentration_of,
+    }
+}
+
+impl<'a, R: Float> Block<'a, R> {
+    fn new(
+        model: &'a CellModel,
+        lanes: &[&'a LaneSpec],
+        align: usize,
+        config: &RunConfig,
+    ) -> Result<Self, Diagnostics> {
+        let lay = Interleaved::new(lanes.len(), align);
+        let w = lay.lanes_padded();
+        let specs: Vec<&LaneSpec> = (0..w).map(|s| lanes[s.min(lanes.len() - 1)]).collect();
+        let n = model.node_count();
+        let fail = |msg: String| {
+            let mut d = Diagnostics::new();
+            d.push(Diagnostic::error("cable", &model.source, None, msg));
+            d
+        };
+        let tree = Tree::new(&model.parents).map_err(|e| fail(e.to_string()))?;
+        let mut cable =
+            Cable::<R>::uniform(tree, w, &model.coefficients).map_err(|e| fail(e.to_string()))?;
+        for (slot, spec) in specs.iter().enumerate() {
+            if let Some(c) = &spec.values.coefficients {
+                cable
+                    .set_lane(slot, c as &NodeCoefficients)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        let node_array = |f: &dyn Fn(&LaneSpec, usize) -> f64| -> Vec<R> {
+            let mut a = vec![real::<R>(0.0); lay.len(n)];
+            for node in 0..n {
+                for (slot, spec) in specs.iter().enumerate() {
+                    a[node * w + slot] = real(f(spec, node));
+                }
+            }
+            a
+        };
+        let cm = node_array(&|s, node| s.values.cm_uf_cm2[node]);
+        let ions: Vec<IonState<R>> = (0..model.ions.len())
+            .map(|k| IonState {
+                erev: node_array(&|s, node| s.values.ions[k][node].erev_mv),
+                inside: node_array(&|s, node| s.values.ions[k][node].inside_mm),
+                outside: node_array(&|s, node| s.values.ions[k][node].outside_mm),
+                current: vec![real(0.0); lay.len(n)],
+            })
+            .collect();
+        let disc = &model.cell().disc;
+        let mut mechs = Vec::with_capacity(model.mechanisms.len());
+        for (m, pm) in model.mechanisms.iter().enumerate() {
+            let n_inst = pm.nodes.len();
+            let mut cols = Vec::with_capacity(pm.cpu.columns.len());
+            for col in &pm.cpu.columns {
+                let mut a = vec![real::<R>(0.0); lay.len(n_inst)];
+                for i in 0..n_inst {
+                    let seg = &disc.segments[pm.segments[i].0 as usize];
+                    for (slot, spec) in specs.iter().enumerate() {
+                        let value = match *col {
+                            Column::Field(f) => spec.values.fields[m][f.index()][i],
+                            Column::Sim(SimVar::Diam) => seg.diam_um,
+                            Column::Sim(SimVar::Area) => seg.area_um2,
+                            Column::Sim(SimVar::Celsius) => spec.values.celsius,
+                            Column::Sim(SimVar::Dt) => config.dt_ms,
+                            _ => 0.0,
+                        };
+                        a[i * w + slot] = real(value);
+                    }
+                }
+                cols.push(a);
+            }
+            for hook in Hook::ALL {
+                if let Err(e) = pm.cpu.program(hook).check(cols.len()) {
+                    let mut d = Diagnostics::new();
+                    d.push(Diagnostic::error(
+                        "internal",
+                        &model.source,
+                        None,
+                        format!(
+                            "mechanism `{}`: {hook:?} program invalid ({e:?}); a bug",
+                            pm.suffix
+                        ),
+                    ));
+                    return Err(d);
+                }
+            }
+            mechs.push(MechState {
+                cols,
+                init: plan(model, m, &pm.cpu.init),
+                current: plan(model, m, &pm.cpu.current),
+                state: plan(model, m, &pm.cpu.state),
+            });
+        }
+        let nernst_coef = model
+            .ions
+            .iter()
+            .map(|s| {
+                specs
+                    .iter()
+                    .map(|spec| real::<R>(ktf_mv(spec.values.celsius)) / real::<R>(s.valence))
+                    .collect()
+            })
+            .collect();
+        let electrode_scale = specs
+            .iter()
+            .map(|spec| {
+                spec.electrodes
+                    .iter()
+                    .map(|e| na_to_row_units(model.area_um2[e.node.index()]))
+                    .collect()
+            })
+            .collect();
+        let real_lanes = lanes.len();
+        Ok(Block {
+            model,
+            lay,
+            specs,
+            v: vec![real(0.0); lay.len(n)],
+            acc_i: vec![real(0.0); lay.len(n)],
+            acc_g: vec![real(0.0); lay.len(n)],
+            rhs: vec![real(0.0); lay.len(n)],
+            d: vec![real(0.0); lay.len(n)],
+            cm,
+            cable,
+            ions,
+            mechs,
+            nernst_coef,
+            electrode_scale,
+            dt_ms: config.dt_ms,
+            t_ms: 0.0,
+            step: 0,
+            failures: vec![None; real_lanes],
+            traces: vec![
+                vec![Vec::with_capacity(config.samples()); config.probes.len()];
+                real_lanes
+            ],
+        })
+    }
+
+    fn simulate(&mut self, schedule: &Schedule, config: &RunConfig) {
+        self.t_ms = 0.0;
+        self.step = 0;
+        for phase in &schedule.init {
+            self.phase(*phase, config);
+        }
+        for step in 1..=config.steps {
+            self.step = step;
+            for phase in &schedule.step {
+                self.phase(*phase, config);
+            }
+        }
+    }
+
+    fn phase(&mut self, phase: Phase, config: &RunConfig) {
+        match phase {
+            Phase::SetVoltage => {
+                let w = self.lay.lanes_padded();
+                for (k, x) in self.v.iter_mut().enumerate() {
+                    *x = real(self.specs[k % w].values.v_init_mv);
+                }
+            }
+            Phase::IonInit => self.ion_init(),
+            Phase::Init(m) => self.kernel(m, Hook::Init),
+            Phase::ClearMatrix => {
+                self.acc_i.iter_mut().for_each(|x| *x = real(0.0));
+                self.acc_g.iter_mut().for_each(|x| *x = real(0.0));
+            }
+            Phase::IonCurrents => self.ion_currents(),
+            Phase::Current(m) => self.kernel(m, Hook::Current),
+            Phase::Electrodes => self.electrodes(),
+            Phase::Cable => {
+                for ((r, d), (&i, &g)) in self
+                    .rhs
+                    .iter_mut()
+                    .zip(self.d.iter_mut())
+                    .zip(self.acc_i.iter().zip(&self.acc_g))
+                {
+                    *r = -i;
+                    *d = g;
+                }
+                cable_step(
+                    &self.cable,
+                    &self.cm,
+                    self.dt_ms,
+                    &mut self.v,
+                    &mut self.rhs,
+                    &mut self.d,
+                );
+            }
+            Phase::HalfStep => self.t_ms += 0.5 * self.dt_ms,
+            Phase::State(m) => self.kernel(m, Hook::State),
+            Phase::CheckLanes => self.check_lanes(),
+            Phase::Record => {
+                if self.step.is_multiple_of(config.record_every.max(1)) {
+                    self.record(config);
+                }
+            }
+        }
+    }
+
+    /// Nernst potential of ion species `s` from concentrations, for slot `slot`.
+    #[inline]
+    fn nernst(&self, s: usize, slot: usize, inside: R, outside: R) -> R {
+        let z = self.model.ions[s].valence;
+        if z == 0.0 {
+            real(0.0)
+        } else if inside <= real(0.0) {
+            real(1e6)
+        } else if outside <= real(0.0) {
+            real(-1e6)
+        } else {
+            self.nernst_coef[s][slot] * kernels_cpu::mechanism::Real::ln(outside / inside)
+        }
+    }
+
+    /// Reversal potential from Nernst at `node` for every slot.
+    fn nernst_node(&mut self, s: usize, node: usize) {
+        let w = self.lay.lanes_padded();
+        for slot in 0..w {
+            let k = node * w + slot;
+            let e = self.nernst(s, slot, self.ions[s].inside[k], self.ions[s].outside[k]);
+            self.ions[s].erev[k] = e;
+        }
+    }
+
+    fn ion_init(&mut self) {
+        let w = self.lay.lanes_padded();
+        for s in 0..self.model.ions.len() {
+            let species = &self.model.ions[s];
+            let (ci, co) = (
+                real::<R>(species.defaults.inside_mm),
+                real::<R>(species.defaults.outside_mm),
+            );
+            for node in 0..self.model.node_count() {
+                let Some(style) = species.styles[node] else {
+                    continue;
+                };
+                if style.cinit {
+                    for k in node * w..(node + 1) * w {
+                        self.ions[s].inside[k] = ci;
+                        self.ions[s].outside[k] = co;
+                    }
+                }
+            }
+            for node in 0..self.model.node_count() {
+                if species.styles[node].is_some_and(|st| st.einit) {
+                    self.nernst_node(s, node);
+                }
+            }
+        }
+    }
+
+    fn ion_currents(&mut self) {
+        for s in 0..self.model.ions.len() {
+            self.ions[s].current.iter_mut().for_each(|x| *x = real(0.0));
+            for node in 0..self.model.node_count() {
+                if self.model.ions[s].styles[node].is_some_and(|st| st.eadvance) {
+                    self.nernst_node(s, node);
+                }
+            }
+        }
+    }
+
+    fn electrodes(&mut self) {
+        let w = self.lay.lanes_padded();
+        let t = self.t_ms;
+        for slot in 0..w {
+            for (e, &scale) in self.specs[slot]
+                .electrodes
+                .iter()
+                .zip(&self.electrode_scale[slot])
+            {
+                let amp = e.waveform.current_na(t);
+                if amp != 0.0 {
+                    // NEURON: rhs += i · (100 / area); here Σ i, so subtract
+                    let k = e.node.index() * w + slot;
+                    self.acc_i[k] -= real::<R>(amp * scale);
+                }
+            }
+        }
+    }
+
+    fn kernel(&mut self, m: usize, hook: Hook) {
+        let w = self.lay.lanes_padded();
+        let model = self.model;
+        let pm = &model.mechanisms[m];
+        let program = pm.cpu.program(hook);
+        let state = &mut self.mechs[m];
+        let plan = match hook {
+            Hook::Init => &state.init,
+            Hook::Current => &state.current,
+            Hook::State => &state.state,
+        };
+        let t = real::<R>(self.t_ms);
+        if let Some(c) = plan.t_column {
+            state.cols[c].iter_mut().for_each(|x| *x = t);
+        }
+        for &(c, src) in &plan.gather {
+            let from: &Vec<R> = match src {
+                NodeSource::V => &self.v,
+                NodeSource::Ion(s, var) => self.ions[s].array(var),
+                NodeSource::AccCurrent => &self.acc_i,
+                NodeSource::AccConductance => &self.acc_g,
+            };
+            let col = &mut state.cols[c];
+            for (i, node) in pm.nodes.iter().enumerate() {
+                col[i * w..(i + 1) * w].copy_from_slice(&from[node.index() * w..][..w]);
+            }
+        }
+        {
+            let mut refs: Vec<&mut [R]> = state.cols.iter_mut().map(|c| c.as_mut_slice()).collect();
+            // checked in `Block::new`: every column exists and all have one length
+            let ran = program.run(&mut refs);
+            debug_assert!(ran.is_ok(), "{}: {ran:?}", pm.suffix);
+        }
+        for &(c, dst) in &plan.scatter {
+            let to: &mut Vec<R> = match dst {
+                NodeSource::V => &mut self.v,
+                NodeSource::Ion(s, var) => self.ions[s].array_mut(var),
+                NodeSource::AccCurrent => &mut self.acc_i,
+                NodeSource::AccConductance => &mut self.acc_g,
+            };
+            let col = &state.cols[c];
+            for (i, node) in pm.nodes.iter().enumerate() {
+                to[node.index() * w..][..w].copy_from_slice(&col[i * w..(i + 1) * w]);
+            }
+        }
+        if hook == Hook::Init {
+            // nrn_wrote_conc: the reversal potential follows a concentration written in INITIAL
+            let ions = plan.writes_concentration_of.clone();
+            for s in ions {
+                for node in &pm.nodes {
+                    if model.ions[s].styles[node.index()].is_some_and(|st| st.einit) {
+                        self.nernst_node(s, node.index());
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_lanes(&mut self) {
+        let w = self.lay.lanes_padded();
+        let bound = real::<R>(FAILURE_BOUND_MV);
+        for (slot, failure) in self.failures.iter_mut().enumerate() {
+            if failure.is_some() {
+                continue;
+            }
+            for node in 0..self.model.node_count() {
+                let v = self.v[node * w + slot];
+                // written so that NaN fails too
+                if !(v <= bound && v >= -bound) {
+                    *failure = Some(LaneFailure {
+                        t_ms: self.t_ms,
+                        node: Node(node as u32),
+                        v_mv: wide(v),
+                    });
+                    break;
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, config: &RunConfig) {
+        let w = self.lay.lanes_padded();
+        for (slot, traces) in self.traces.iter_mut().enumerate() {
+            let failed = self.failures[slot].is_some();
+            for (p, probe) in config.probes.iter().enumerate() {
+                let k = probe.node.index() * w + slot;
+                let value = if failed {
+                    f64::NAN
+                } else {
+                    wide(match probe.quantity {
+                        Quantity::V => self.v[k],
+                        Quantity::Ion { ion, var } => self.ions[ion].array(var)[k],
+                    })
+                };
+                traces[p].push(value);
+            }
+        }
+    }
+
+    fn into_results(self) -> Vec<LaneResult> {
+        self.traces
+            .into_iter()
+            .zip(self.failures)
+            .map(|(traces, failure)| LaneResult { traces, failure })
+            .collect()
+    }
+}

@@ -1,0 +1,29 @@
+//! The simulation engine: a whole e-model simulated as NEURON 9's fixed step does it, for a batch
+//! of lanes sharing one cell structure.
+//!
+//! - [`library`]: the mechanisms an e-model needs, compiled (built-ins from [`builtin`]);
+//! - [`model`]: the structure shared by all lanes ([`CellModel`]: node tree, mechanism
+//!   instances, ion styles, NEURON's order within a phase) and the per-lane numbers
+//!   ([`LaneValues`]);
+//! - [`schedule`]: `finitialize` and one step as lists of phases ([`Schedule`]);
+//! - [`electrode`]: the electrode currents of a lane ([`Electrode`], one per NEURON `IClamp`);
+//! - [`run`]: batches, probes, run configuration and results, and the driver [`run::run`].
+//!
+//! Backends (`crate::backend`) execute the schedule. This module lives outside `sim/` so that
+//! the stimulus and probe layers (which turn protocols and recording sites into electrodes and
+//! probes) can grow independently there.
+
+pub mod builtin;
+pub mod electrode;
+pub mod library;
+pub mod model;
+pub mod run;
+pub mod schedule;
+
+pub use electrode::{Electrode, Waveform};
+pub use library::MechanismLibrary;
+pub use model::{CellModel, LaneValues};
+pub use run::{
+    run, Batch, LaneFailure, LaneResult, LaneSpec, Probe, Quantity, RunConfig, RunOutput,
+};
+pub use schedule::{Phase, Schedule};

@@ -1,0 +1,178 @@
+//! The run driver's vocabulary: a [`Batch`] (lanes sharing one [`CellModel`]), what to record
+//! ([`Probe`]s), how long and how finely ([`RunConfig`]), and what comes back ([`RunOutput`]:
+//! per lane its traces and, if it failed, when and where).
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir::IonVar;
+use crate::layout::Node;
+
+use super::electrode::Electrode;
+use super::model::{CellModel, LaneValues};
+use super::schedule::Schedule;
+
+/// One lane: its numbers and its electrodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaneSpec {
+    pub values: LaneValues,
+    /// In NEURON's order of the `IClamp`s (their currents add in this order).
+    pub electrodes: Vec<Electrode>,
+}
+
+/// Lanes sharing one structure.
+#[derive(Clone, Debug)]
+pub struct Batch<'m> {
+    pub model: &'m CellModel,
+    pub lanes: Vec<LaneSpec>,
+}
+
+/// A recorded quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quantity {
+    /// Membrane potential [mV].
+    V,
+    /// A value of ion species `ion` (index in [`CellModel::ions`]): concentration [mM], reversal
+    /// potential [mV] or total current [mA/cm²].
+    Ion { ion: usize, var: IonVar },
+}
+
+/// What to record where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub node: Node,
+    pub quantity: Quantity,
+}
+
+/// How long and how finely a batch is run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    pub dt_ms: f64,
+    /// Number of fixed steps.
+    pub steps: usize,
+    /// Record every this many steps (1: every step; t = 0 is always recorded).
+    pub record_every: usize,
+    pub probes: Vec<Probe>,
+}
+
+impl RunConfig {
+    /// The steps NEURON's `run()` takes to reach `tstop_ms` with fixed step `dt_ms`
+    /// (`tstop/dt`, rounded: 12000 steps and 12001 samples for 300 ms at 0.025 ms).
+    pub fn steps_for(tstop_ms: f64, dt_ms: f64) -> usize {
+        (tstop_ms / dt_ms).round().max(0.0) as usize
+    }
+
+    /// Number of samples per trace.
+    pub fn samples(&self) -> usize {
+        self.steps / self.record_every.max(1) + 1
+    }
+
+    /// Time between samples [ms].
+    pub fn record_dt_ms(&self) -> f64 {
+        self.dt_ms * self.record_every.max(1) as f64
+    }
+}
+
+/// Why a lane stopped producing meaningful values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LaneFailure {
+    /// Simulation time at which it was detected [ms].
+    pub t_ms: f64,
+    pub node: Node,
+    /// The offending voltage [mV] (NaN, or beyond ±1000 mV).
+    pub v_mv: f64,
+}
+
+/// One lane's results.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaneResult {
+    /// One trace per probe, `RunConfig::samples()` values each; NaN from the failure on.
+    pub traces: Vec<Vec<f64>>,
+    pub failure: Option<LaneFailure>,
+}
+
+/// The results of a batch, lane by lane in batch order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutput {
+    pub lanes: Vec<LaneResult>,
+    pub record_dt_ms: f64,
+}
+
+/// The bound beyond which a membrane potential means the lane has failed [mV].
+pub const FAILURE_BOUND_MV: f64 = 1000.0;
+
+/// Checks a batch and a run configuration before a backend runs them.
+pub fn check(batch: &Batch, config: &RunConfig) -> Diagnostics {
+    let mut d = Diagnostics::new();
+    let model = batch.model;
+    let src = model.source.clone();
+    let mut bad =
+        |kind: &'static str, msg: String| d.push(Diagnostic::error(kind, &src, None, msg));
+    if !(config.dt_ms.is_finite() && config.dt_ms > 0.0) {
+        bad(
+            "bad-dt",
+            format!("dt must be positive, not {}", config.dt_ms),
+        );
+    }
+    if config.record_every == 0 {
+        bad("bad-record", "record_every must be at least 1".into());
+    }
+    if batch.lanes.is_empty() {
+        bad("empty-batch", "the batch has no lanes".into());
+    }
+    let n = model.node_count();
+    for (k, p) in config.probes.iter().enumerate() {
+        if p.node.index() >= n {
+            bad("bad-probe", format!("probe {k}: node {} of {n}", p.node.0));
+        } else if let Quantity::Ion { ion, .. } = p.quantity {
+            match model.ions.get(ion) {
+                None => bad("bad-probe", format!("probe {k}: no ion species {ion}")),
+                Some(s) if s.styles[p.node.index()].is_none() => bad(
+                    "bad-probe",
+                    format!(
+                        "probe {k}: ion `{}` is not present at node {}",
+                        s.name, p.node.0
+                    ),
+                ),
+                _ => {}
+            }
+        }
+    }
+    for (l, lane) in batch.lanes.iter().enumerate() {
+        let v = &lane.values;
+        let shapes_ok = v.cm_uf_cm2.len() == n
+            && v.fields.len() == model.mechanisms.len()
+            && v.fields.iter().zip(&model.mechanisms).all(|(f, m)| {
+                f.len() == m.ir.fields.len() && f.iter().all(|c| c.len() == m.nodes.len())
+            })
+            && v.ions.len() == model.ions.len()
+            && v.ions.iter().all(|s| s.len() == n);
+        if !shapes_ok {
+            bad(
+                "lane-shape",
+                format!("lane {l}: values not made for this cell structure"),
+            );
+        }
+        for e in &lane.electrodes {
+            if e.node.index() >= n {
+                bad(
+                    "bad-electrode",
+                    format!("lane {l}: electrode at node {} of {n}", e.node.0),
+                );
+            }
+        }
+    }
+    d
+}
+
+/// Runs `batch` on `backend`: NEURON's `finitialize` then `config.steps` fixed steps.
+pub fn run(
+    backend: &dyn crate::backend::Backend,
+    batch: &Batch,
+    config: &RunConfig,
+) -> Result<RunOutput, Diagnostics> {
+    let d = check(batch, config);
+    if d.has_errors() {
+        return Err(d);
+    }
+    let schedule = Schedule::fixed_step(batch.model);
+    backend.run(batch, &schedule, config)
+}
