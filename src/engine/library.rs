@@ -1,16 +1,18 @@
 //! The mechanisms an e-model needs, compiled once: NMODL → IR → CPU programs, in NEURON's
 //! registration order (built-ins first, then the package's `.mod` files in the order `nrnivmodl`
 //! compiles them: file names sorted byte by byte, as its `*.mod` glob lists them under `LC_ALL=C`).
+//! Which file or built-in provides each mechanism is `nmodl::resolve`'s decision (StochKv3's
+//! built-in stands in for its file).
 
 use std::path::PathBuf;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::emit::cpu::{emit, CpuMechanism};
 use crate::ir::Mechanism;
-use crate::package::mods::declared_names;
 use crate::package::EModel;
 
-use super::builtin::{compile_builtin, BUILTINS};
+use crate::nmodl::builtin::BUILTINS;
+use crate::nmodl::resolve::{resolve, Provider};
 
 /// Where a mechanism comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,86 +52,78 @@ impl MechanismLibrary {
     /// that is missing or does not compile is an error (with the compiler's diagnostics).
     pub fn for_emodel(em: &EModel) -> (MechanismLibrary, Diagnostics) {
         let mut diags = Diagnostics::new();
-        let mut needed: Vec<&str> = Vec::new();
+        let mut needed: Vec<String> = Vec::new();
         for m in &em.mechanisms {
-            if !needed.contains(&m.suffix.as_str()) {
-                needed.push(&m.suffix);
+            if !needed.contains(&m.suffix) {
+                needed.push(m.suffix.clone());
             }
         }
-        let mut mechanisms = Vec::new();
-        for name in BUILTINS {
-            if needed.contains(&name) {
-                if let Some(c) = compile_builtin(name) {
-                    match c.mechanism {
-                        Some(ir) => mechanisms.push(LibraryMechanism {
-                            suffix: name.to_string(),
-                            origin: Origin::Builtin,
-                            cpu: emit(&ir),
-                            ir,
-                        }),
-                        None => diags.extend(c.diagnostics),
-                    }
+        let resolved = resolve(&needed, &em.mod_files);
+        // (registration rank, mechanism): built-ins register before every .mod file.
+        let mut ranked: Vec<(usize, LibraryMechanism)> = Vec::new();
+        for u in &resolved.used {
+            let origin = em.mechanisms.iter().find(|m| m.suffix == u.suffix);
+            let (file, pos) = origin.map_or((em.package_dir.clone(), None), |m| {
+                (m.origin.file.clone(), m.origin.pos)
+            });
+            let (rank, from) = match u.provider {
+                Provider::Builtin(b) => {
+                    let name = resolved.builtins[b].0.name;
+                    (
+                        BUILTINS.iter().position(|x| x.name == name).unwrap_or(0),
+                        Origin::Builtin,
+                    )
                 }
-            }
-        }
-        let declared = declared_names(&em.mod_files);
-        for (rank, path) in em.mod_files.iter().enumerate() {
-            let Some((name, _)) = declared.iter().find(|(_, p)| p == path) else {
-                continue;
-            };
-            if !needed.contains(&name.as_str()) || BUILTINS.contains(&name.as_str()) {
-                continue;
-            }
-            let c = crate::nmodl::compile_file(path);
-            match c.mechanism {
-                Some(ir) => mechanisms.push(LibraryMechanism {
-                    suffix: name.clone(),
-                    origin: Origin::File {
-                        rank,
-                        path: path.clone(),
+                Provider::File(i) | Provider::Replaced { file: i, .. } => (
+                    BUILTINS.len() + i,
+                    Origin::File {
+                        rank: i,
+                        path: em.mod_files[i].clone(),
                     },
+                ),
+                Provider::Failed(i) => {
+                    diags.extend(resolved.files[i].diagnostics.clone());
+                    diags.push(
+                        Diagnostic::error(
+                            "mechanism-not-compiled",
+                            file,
+                            pos,
+                            format!(
+                                "e-model `{}` inserts `{}`, which emsweep cannot compile",
+                                em.label(),
+                                u.suffix
+                            ),
+                        )
+                        .with_note(format!("from {}", em.mod_files[i].display())),
+                    );
+                    continue;
+                }
+                Provider::NeuronOnly | Provider::Missing => {
+                    diags.push(Diagnostic::error(
+                        "unknown-mechanism",
+                        file,
+                        pos,
+                        format!("no built-in or .mod file provides mechanism `{}`", u.suffix),
+                    ));
+                    continue;
+                }
+            };
+            let ir = resolved
+                .mechanism(&u.suffix)
+                .expect("a compiled provider has a mechanism")
+                .clone();
+            ranked.push((
+                rank,
+                LibraryMechanism {
+                    suffix: u.suffix.clone(),
+                    origin: from,
                     cpu: emit(&ir),
                     ir,
-                }),
-                None => {
-                    let origin = em
-                        .mechanisms
-                        .iter()
-                        .find(|m| m.suffix == *name)
-                        .map(|m| m.origin.clone());
-                    diags.extend(c.diagnostics);
-                    let mut d = Diagnostic::error(
-                        "mechanism-not-compiled",
-                        origin.as_ref().map_or(path.clone(), |o| o.file.clone()),
-                        origin.as_ref().and_then(|o| o.pos),
-                        format!(
-                            "e-model `{}` inserts `{name}`, which emsweep cannot compile",
-                            em.label()
-                        ),
-                    );
-                    d = d.with_note(format!("from {}", path.display()));
-                    diags.push(d);
-                }
-            }
+                },
+            ));
         }
-        for name in &needed {
-            let found = mechanisms
-                .iter()
-                .any(|m: &LibraryMechanism| m.suffix == *name)
-                || (declared.iter().any(|(n, _)| n == name) && diags.has_errors());
-            if !found {
-                let origin = em.mechanisms.iter().find(|m| m.suffix == *name);
-                let (file, pos) = origin.map_or((em.package_dir.clone(), None), |m| {
-                    (m.origin.file.clone(), m.origin.pos)
-                });
-                diags.push(Diagnostic::error(
-                    "unknown-mechanism",
-                    file,
-                    pos,
-                    format!("no built-in or .mod file provides mechanism `{name}`"),
-                ));
-            }
-        }
+        ranked.sort_by_key(|(rank, _)| *rank);
+        let mechanisms = ranked.into_iter().map(|(_, m)| m).collect();
         (MechanismLibrary { mechanisms }, diags)
     }
 

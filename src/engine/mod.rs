@@ -1,7 +1,7 @@
 //! The simulation engine: a whole e-model simulated as NEURON 9's fixed step does it, for a batch
 //! of lanes sharing one cell structure.
 //!
-//! - [`library`]: the mechanisms an e-model needs, compiled (built-ins from [`builtin`]);
+//! - [`library`]: the mechanisms an e-model needs, compiled (built-ins from `nmodl::builtin`);
 //! - [`model`]: the structure shared by all lanes ([`CellModel`]: node tree, mechanism
 //!   instances, ion styles, NEURON's order within a phase) and the per-lane numbers
 //!   ([`LaneValues`]);
@@ -13,7 +13,6 @@
 //! the stimulus and probe layers (which turn protocols and recording sites into electrodes and
 //! probes) can grow independently there.
 
-pub mod builtin;
 pub mod electrode;
 pub mod library;
 pub mod model;

@@ -197,4 +197,72 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn pas_is_a_leak_with_neurons_defaults() {
+        let c = builtin("pas").unwrap().compile();
+        let m = c.mechanism.expect("pas compiles");
+        assert_eq!(m.name, "pas");
+        let mut inst = Instance::new(
+            &m,
+            SimValues {
+                v_mv: -60.0,
+                ..SimValues::default()
+            },
+        );
+        assert_eq!(inst.field(&m, "g"), Some(0.001));
+        assert_eq!(inst.field(&m, "e"), Some(-70.0));
+        run_kernel(&m, Hook::Current, &mut inst);
+        assert!((inst.current - 0.001 * 10.0).abs() < 1e-15);
+        assert!((inst.conductance - 0.001).abs() < 1e-9);
+        assert!(builtin("hh_unknown").is_none());
+    }
+
+    /// hh at rest: the textbook gates at -65 mV and 6.3 °C, and the resting currents.
+    #[test]
+    fn hh_has_the_textbook_gates() {
+        let c = builtin("hh").unwrap().compile();
+        let m = c
+            .mechanism
+            .unwrap_or_else(|| panic!("{:?}", c.diagnostics.into_vec()));
+        assert_eq!(m.name, "hh");
+        let mut inst = Instance::new(
+            &m,
+            SimValues {
+                v_mv: -65.0,
+                celsius: 6.3,
+                ..SimValues::default()
+            },
+        );
+        inst.set_ion(&m, "na", IonVar::Erev, 50.0);
+        inst.set_ion(&m, "k", IonVar::Erev, -77.0);
+        run_kernel(&m, Hook::Init, &mut inst);
+        let f = |n: &str| inst.field(&m, n).unwrap();
+        // alpha_m = 0.1*25/(e^2.5 - 1), beta_m = 4; alpha_h = 0.07, beta_h = 1/(e^3 + 1);
+        // alpha_n = 0.01*10/(e - 1), beta_n = 0.125
+        let am = 2.5 / (2.5f64.exp() - 1.0);
+        let bh = 1.0 / (3.0f64.exp() + 1.0);
+        let an = 0.1 / (1f64.exp() - 1.0);
+        assert!((f("m") - am / (am + 4.0)).abs() < 1e-15);
+        assert!((f("h") - 0.07 / (0.07 + bh)).abs() < 1e-15);
+        assert!((f("n") - an / (an + 0.125)).abs() < 1e-15);
+        let ina = 0.12 * f("m").powi(3) * f("h") * (-115.0);
+        let ik = 0.036 * f("n").powi(4) * 12.0;
+        run_kernel(&m, Hook::Current, &mut inst);
+        let il = 0.0003 * (-65.0 + 54.3);
+        assert!((inst.current - (ina + ik + il)).abs() < 1e-12);
+        // the singular points of efun: v = -40 and v = -55 give the limits
+        for (v, gate) in [(-40.0, "m"), (-55.0, "n")] {
+            let mut at = Instance::new(
+                &m,
+                SimValues {
+                    v_mv: v,
+                    celsius: 6.3,
+                    ..SimValues::default()
+                },
+            );
+            run_kernel(&m, Hook::Init, &mut at);
+            assert!(at.field(&m, gate).unwrap().is_finite());
+        }
+    }
 }
