@@ -215,6 +215,15 @@ fn main() {
             .unwrap_or_else(|d| fail(render(&d)));
         let wall_s = start.elapsed().as_secs_f64();
         timings.push(Timing { label, wall_s });
+        // a digest of every recorded sample's bits, to compare builds for bit-identity
+        let digest = out
+            .lanes
+            .iter()
+            .flat_map(|l| l.traces.iter().flatten())
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+                (h ^ x.to_bits()).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+        println!("{label}: trace digest {digest:016x}");
         let spikes: Vec<Vec<f64>> = out
             .lanes
             .iter()

@@ -290,7 +290,7 @@ impl Program {
         if columns.iter().any(|c| c.len() != n) {
             return Err(ProgramError::Ragged);
         }
-        let mut regs = vec![T::ZERO; self.registers as usize * CHUNK];
+        let mut regs = vec![[T::ZERO; CHUNK]; self.registers as usize];
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
@@ -300,33 +300,45 @@ impl Program {
         Ok(())
     }
 
+    /// One chunk of `len` instances from `start`. Every operation runs over all [`CHUNK`] slots
+    /// of its registers (fixed-length loops the compiler vectorises without bounds checks); in a
+    /// short last chunk the slots from `len` on hold stale values whose results are never stored.
     fn run_chunk<T: Real>(
         &self,
         columns: &mut [&mut [T]],
         start: usize,
         len: usize,
-        regs: &mut [T],
+        regs: &mut [[T; CHUNK]],
     ) {
         let b = |t: bool| if t { T::ONE } else { T::ZERO };
         for op in &self.ops {
             match *op {
                 Op::Const { dst, value } => {
-                    let d = dst as usize * CHUNK;
-                    let v = T::from_f64(value);
-                    regs[d..d + len].iter_mut().for_each(|x| *x = v);
+                    regs[dst as usize] = [T::from_f64(value); CHUNK];
                 }
                 Op::Read { dst, column } => {
-                    let d = dst as usize * CHUNK;
-                    regs[d..d + len].copy_from_slice(&columns[column as usize][start..start + len]);
+                    regs[dst as usize][..len]
+                        .copy_from_slice(&columns[column as usize][start..start + len]);
                 }
                 Op::Unary { dst, op, a } => {
-                    let (d, a) = (dst as usize * CHUNK, a as usize * CHUNK);
-                    // one loop per operation (not a match per element), so each can vectorise
+                    // one loop per operation (not a match per element), so each can vectorise;
+                    // in place when `dst` is `a`, else from a separate register
+                    let (d, lo, hi) = split(regs, dst as usize);
+                    let x = operand(lo, hi, dst as usize, a as usize);
                     macro_rules! each {
                         ($f:expr) => {{
                             let f = $f;
-                            for k in 0..len {
-                                regs[d + k] = f(regs[a + k]);
+                            match x {
+                                Some(x) => {
+                                    for k in 0..CHUNK {
+                                        d[k] = f(x[k]);
+                                    }
+                                }
+                                None => {
+                                    for v in d.iter_mut() {
+                                        *v = f(*v);
+                                    }
+                                }
                             }
                         }};
                     }
@@ -352,16 +364,34 @@ impl Program {
                     }
                 }
                 Op::Binary { dst, op, a, b: bb } => {
-                    let (d, a, c) = (
-                        dst as usize * CHUNK,
-                        a as usize * CHUNK,
-                        bb as usize * CHUNK,
-                    );
+                    let (d, lo, hi) = split(regs, dst as usize);
+                    let x = operand(lo, hi, dst as usize, a as usize);
+                    let y = operand(lo, hi, dst as usize, bb as usize);
+                    // four loops so that none reads a register through a copy or an alias
                     macro_rules! each {
                         ($f:expr) => {{
                             let f = $f;
-                            for k in 0..len {
-                                regs[d + k] = f(regs[a + k], regs[c + k]);
+                            match (x, y) {
+                                (Some(x), Some(y)) => {
+                                    for k in 0..CHUNK {
+                                        d[k] = f(x[k], y[k]);
+                                    }
+                                }
+                                (None, Some(y)) => {
+                                    for k in 0..CHUNK {
+                                        d[k] = f(d[k], y[k]);
+                                    }
+                                }
+                                (Some(x), None) => {
+                                    for k in 0..CHUNK {
+                                        d[k] = f(x[k], d[k]);
+                                    }
+                                }
+                                (None, None) => {
+                                    for v in d.iter_mut() {
+                                        *v = f(*v, *v);
+                                    }
+                                }
                             }
                         }};
                     }
@@ -390,18 +420,13 @@ impl Program {
                     a,
                     b: bb,
                 } => {
-                    let (d, c, a, e) = (
-                        dst as usize * CHUNK,
-                        cond as usize * CHUNK,
-                        a as usize * CHUNK,
-                        bb as usize * CHUNK,
-                    );
-                    for k in 0..len {
-                        regs[d + k] = if regs[c + k] != T::ZERO {
-                            regs[a + k]
-                        } else {
-                            regs[e + k]
-                        };
+                    let (d, lo, hi) = split(regs, dst as usize);
+                    // an operand that is `dst` itself is read from a copy taken before the loop
+                    let own = *d;
+                    let pick = |r: u32| operand(lo, hi, dst as usize, r as usize).unwrap_or(&own);
+                    let (c, x, y) = (pick(cond), pick(a), pick(bb));
+                    for k in 0..CHUNK {
+                        d[k] = if c[k] != T::ZERO { x[k] } else { y[k] };
                     }
                 }
             }
@@ -409,20 +434,44 @@ impl Program {
         for o in &self.outputs {
             match *o {
                 Output::Set { column, src } => {
-                    let s = src as usize * CHUNK;
-                    columns[column as usize][start..start + len].copy_from_slice(&regs[s..s + len]);
+                    columns[column as usize][start..start + len]
+                        .copy_from_slice(&regs[src as usize][..len]);
                 }
                 Output::Add { column, src } => {
-                    let s = src as usize * CHUNK;
                     for (x, r) in columns[column as usize][start..start + len]
                         .iter_mut()
-                        .zip(&regs[s..s + len])
+                        .zip(&regs[src as usize][..len])
                     {
                         *x = *x + *r;
                     }
                 }
             }
         }
+    }
+}
+
+/// Register `d` mutably, with the registers below and above it.
+#[inline(always)]
+fn split<T>(regs: &mut [[T; CHUNK]], d: usize) -> (&mut [T; CHUNK], &[[T; CHUNK]], &[[T; CHUNK]]) {
+    let (lo, rest) = regs.split_at_mut(d);
+    let (dst, hi) = rest
+        .split_first_mut()
+        .expect("register checked by Program::check");
+    (dst, lo, hi)
+}
+
+/// Register `r` read while `d` is written: `None` when it is `d` itself.
+#[inline(always)]
+fn operand<'a, T>(
+    lo: &'a [[T; CHUNK]],
+    hi: &'a [[T; CHUNK]],
+    d: usize,
+    r: usize,
+) -> Option<&'a [T; CHUNK]> {
+    match r.cmp(&d) {
+        std::cmp::Ordering::Less => Some(&lo[r]),
+        std::cmp::Ordering::Equal => None,
+        std::cmp::Ordering::Greater => Some(&hi[r - d - 1]),
     }
 }
 
