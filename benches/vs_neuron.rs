@@ -134,7 +134,6 @@ struct Timing {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; nothing else is accepted.
     let variants: u64 = std::env::var("VS_NEURON_VARIANTS")
         .ok()
         .map(|s| {
