@@ -54,14 +54,14 @@ impl RunReport {
         }
     }
 
-    /// Whether anything failed (the exit code says so).
+    /// Whether anything failed (the exit code says so); skipped protocols are not failures.
     pub fn failed(&self) -> bool {
         !self.failures.is_empty()
             || self
                 .emodels
                 .iter()
                 .flat_map(|e| &e.protocols)
-                .any(|p| p.status != RunStatus::Ok)
+                .any(|p| matches!(p.status, RunStatus::Partial | RunStatus::Failed))
     }
 }
 
@@ -101,6 +101,9 @@ pub struct ProtocolRun {
     pub failed_lanes: Vec<usize>,
     /// Wall-clock time of the protocol's simulation [s].
     pub wall_s: f64,
+    /// Why it was skipped or failed (`None` when it ran).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A problem the run met.
@@ -206,6 +209,7 @@ mod tests {
                 recordings: vec!["soma.v".into()],
                 failed_lanes: vec![],
                 wall_s: 0.75,
+                note: None,
             }],
         });
         r
