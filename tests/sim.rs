@@ -19,8 +19,8 @@ use crate::common::{real_packages_dir, repo_root};
 /// Spike detection threshold of spec/NUMERICS.md [mV].
 const SPIKE_THRESHOLD_MV: f64 = -20.0;
 /// Acceptance criteria (tests/reference/traces/README.md).
-const SPIKE_TIME_TOL_MS: f64 = 1e-3;
-const PRE_SPIKE_DV_TOL_MV: f64 = 1e-4;
+pub(crate) const SPIKE_TIME_TOL_MS: f64 = 1e-3;
+pub(crate) const PRE_SPIKE_DV_TOL_MV: f64 = 1e-4;
 const F32_SPIKE_TIME_TOL_MS: f64 = 0.05;
 
 struct Sscx {
@@ -65,14 +65,14 @@ fn render(d: &emsweep::diag::Diagnostics) -> String {
 }
 
 /// One NEURON trace of the reference file.
-struct RefTrace {
-    protocol: String,
+pub(crate) struct RefTrace {
+    pub(crate) protocol: String,
     stimuli: Vec<Value>,
-    tstop_ms: f64,
-    v_mv: Vec<f64>,
+    pub(crate) tstop_ms: f64,
+    pub(crate) v_mv: Vec<f64>,
 }
 
-fn reference(case: &str) -> (Value, Vec<RefTrace>) {
+pub(crate) fn reference(case: &str) -> (Value, Vec<RefTrace>) {
     let dir = repo_root().join("tests/reference/traces");
     let header: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{case}.json"))).unwrap())
@@ -216,16 +216,16 @@ fn soma_v(model: &CellModel) -> Probe {
 
 /// How one emsweep trace compares with NEURON's (spec/NUMERICS.md).
 #[derive(Debug)]
-struct Comparison {
-    spikes_ours: usize,
-    spikes_ref: usize,
+pub(crate) struct Comparison {
+    pub(crate) spikes_ours: usize,
+    pub(crate) spikes_ref: usize,
     /// max |Δ spike time| [ms] (when the counts agree).
-    worst_spike_dt_ms: f64,
+    pub(crate) worst_spike_dt_ms: f64,
     /// max |ΔV| [mV] before min(first spike) − 1 ms, or over the whole trace without spikes.
-    worst_pre_spike_dv_mv: f64,
+    pub(crate) worst_pre_spike_dv_mv: f64,
 }
 
-fn compare(ours: &[f64], reference: &[f64], dt_ms: f64) -> Comparison {
+pub(crate) fn compare(ours: &[f64], reference: &[f64], dt_ms: f64) -> Comparison {
     assert_eq!(ours.len(), reference.len(), "sample counts");
     let a = spike_times(ours, dt_ms);
     let b = spike_times(reference, dt_ms);

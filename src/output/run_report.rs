@@ -92,6 +92,7 @@ pub enum RunStatus {
 pub struct ProtocolRun {
     pub name: String,
     pub status: RunStatus,
+    /// How long it ran [ms] (0 when it was not run).
     pub tstop_ms: f64,
     pub dt_ms: f64,
     /// Samples per recording (NEURON's: steps + 1).

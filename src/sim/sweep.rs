@@ -307,7 +307,7 @@ impl Sweep<'_> {
             let mut pr = ProtocolRun {
                 name: p.name.clone(),
                 status: RunStatus::Skipped,
-                tstop_ms: f64::NAN,
+                tstop_ms: 0.0,
                 dt_ms: em.dt_ms,
                 samples: 0,
                 recordings: Vec::new(),
