@@ -289,3 +289,28 @@ fn run_usage_errors_exit_2() {
         assert!(!stderr.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn a_protocol_name_matching_nothing_is_reported() {
+    let tmp = TempDir::new("typo");
+    let out = tmp.0.join("out");
+    let (code, stdout, stderr) = emsweep(&[
+        "run".as_ref(),
+        "--protocols".as_ref(),
+        "Stpe_150".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        repo_root().join("examples").as_os_str(),
+    ]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let report = read_run_json(&out.join("run.json")).unwrap();
+    assert!(
+        report.failures.iter().any(|f| f.kind == "no-protocol"),
+        "{:?}",
+        report.failures
+    );
+    for p in report.emodels.iter().flat_map(|e| &e.protocols) {
+        assert_eq!(p.status, RunStatus::Skipped, "{p:?}");
+        assert_eq!(p.note.as_deref(), Some("not selected by --protocols"));
+    }
+}

@@ -132,6 +132,8 @@ struct Sweep<'a> {
     summary: SweepSummary,
     traces: Option<TracesWriter>,
     emodel_keys: BTreeSet<String>,
+    /// The `--protocols` entries that selected at least one protocol.
+    matched: BTreeSet<String>,
 }
 
 /// Runs the sweep and writes its files; returns the report (as written to `run.json`) and the
@@ -165,6 +167,7 @@ pub fn sweep(
         summary: SweepSummary::default(),
         traces: Some(traces),
         emodel_keys: BTreeSet::new(),
+        matched: BTreeSet::new(),
     };
 
     // Read every package first: the progress bar counts protocols.
@@ -219,6 +222,25 @@ pub fn sweep(
         s.run_emodel(em, &bar, &mut build_s, &mut simulate_s);
     }
     bar.finish_and_clear();
+    // A name or glob that selected nothing is most likely a typo: say so.
+    let unmatched: Vec<String> = opts
+        .protocols
+        .iter()
+        .filter(|p| p.as_str() != PACKAGE_SELECTION && !s.matched.contains(*p))
+        .cloned()
+        .collect();
+    for p in unmatched {
+        s.fail(
+            &Diagnostic::error(
+                "no-protocol",
+                "",
+                None,
+                format!("--protocols `{p}` matches no protocol of the packages"),
+            ),
+            None,
+            None,
+        );
+    }
     s.report.timings_s.insert("build".into(), build_s);
     s.report.timings_s.insert("simulate".into(), simulate_s);
 
@@ -315,6 +337,11 @@ impl Sweep<'_> {
                 wall_s: 0.0,
                 note: None,
             };
+            for pat in &self.opts.protocols {
+                if glob_match(pat, &p.name) {
+                    self.matched.insert(pat.clone());
+                }
+            }
             if !selected(&self.opts.protocols, &p.name) {
                 pr.note = Some("not selected by --protocols".into());
             } else if let Some(reason) = search_needed(&p.stimulus) {
@@ -509,6 +536,9 @@ impl Sweep<'_> {
         } else {
             RunStatus::Partial
         };
+        if !pr.failed_lanes.is_empty() {
+            pr.note = Some(format!("lanes {:?} diverged", pr.failed_lanes));
+        }
     }
 }
 
