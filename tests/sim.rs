@@ -7,10 +7,11 @@ use std::sync::OnceLock;
 use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::Precision;
 use emsweep::engine::{
-    run, Batch, CellModel, Electrode, LaneSpec, MechanismLibrary, Probe, Quantity, RunConfig,
-    RunOutput, Waveform,
+    run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
+    RunOutput,
 };
-use emsweep::package::{EModel, SquarePulse, Stimulus};
+use emsweep::package::EModel;
+use emsweep::sim::stimulus::{self, Amplitude, Clamp, LaneCurrents, StimulusProgram};
 use serde_json::Value;
 
 use crate::common::{real_packages_dir, repo_root};
@@ -18,8 +19,8 @@ use crate::common::{real_packages_dir, repo_root};
 /// Spike detection threshold of spec/NUMERICS.md [mV].
 const SPIKE_THRESHOLD_MV: f64 = -20.0;
 /// Acceptance criteria (tests/reference/traces/README.md).
-const SPIKE_TIME_TOL_MS: f64 = 1e-3;
-const PRE_SPIKE_DV_TOL_MV: f64 = 1e-4;
+pub(crate) const SPIKE_TIME_TOL_MS: f64 = 1e-3;
+pub(crate) const PRE_SPIKE_DV_TOL_MV: f64 = 1e-4;
 const F32_SPIKE_TIME_TOL_MS: f64 = 0.05;
 
 struct Sscx {
@@ -64,14 +65,14 @@ fn render(d: &emsweep::diag::Diagnostics) -> String {
 }
 
 /// One NEURON trace of the reference file.
-struct RefTrace {
-    protocol: String,
+pub(crate) struct RefTrace {
+    pub(crate) protocol: String,
     stimuli: Vec<Value>,
-    tstop_ms: f64,
-    v_mv: Vec<f64>,
+    pub(crate) tstop_ms: f64,
+    pub(crate) v_mv: Vec<f64>,
 }
 
-fn reference(case: &str) -> (Value, Vec<RefTrace>) {
+pub(crate) fn reference(case: &str) -> (Value, Vec<RefTrace>) {
     let dir = repo_root().join("tests/reference/traces");
     let header: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{case}.json"))).unwrap())
@@ -99,72 +100,79 @@ fn reference(case: &str) -> (Value, Vec<RefTrace>) {
     (header, traces)
 }
 
-/// The electrodes emsweep makes from the package's own protocol `name` (the stimulus layer's
-/// job; a minimal translation here): steps, then the holding current, at soma(0.5).
-fn electrodes(em: &EModel, model: &CellModel, name: &str) -> Vec<Electrode> {
+/// The electrode currents the stimulus layer makes from the package's own protocol `name`
+/// (fixed amplitudes: no model currents needed), for one lane at soma(0.5).
+fn stimulus_of(em: &EModel, model: &CellModel, name: &str) -> LaneStimulus {
     let p = em
         .protocols()
         .find(|p| p.name == name)
         .unwrap_or_else(|| panic!("protocol {name}"));
-    let square = |s: &SquarePulse| Waveform::Square {
-        delay_ms: s.delay_ms,
-        duration_ms: s.duration_ms,
-        amp_na: s.amp_na.expect("fixed amplitude"),
-    };
-    let waves: Vec<Waveform> = match &p.stimulus {
-        Stimulus::Step { steps, holding } => {
-            steps.iter().chain(holding.as_ref()).map(square).collect()
-        }
-        Stimulus::Ramp { ramp, holding } => std::iter::once(Waveform::ramp(
-            ramp.delay_ms,
-            ramp.duration_ms,
-            ramp.amp_start_na.expect("fixed amplitude"),
-            ramp.amp_end_na.expect("fixed amplitude"),
-            ramp.total_duration_ms,
-        ))
-        .chain(holding.as_ref().map(square))
-        .collect(),
-        other => panic!("{name}: not a fixed step or ramp: {other:?}"),
-    };
-    waves
-        .into_iter()
-        .map(|waveform| Electrode {
-            node: model.soma_node,
-            waveform,
-        })
-        .collect()
+    let program = stimulus::build(p, &[LaneCurrents::default()])
+        .unwrap_or_else(|d| panic!("{}", d.render(None)));
+    LaneStimulus::lanes_of(program, model.soma_node).remove(0)
 }
 
-/// The electrodes agree with what NEURON was given (the reference header's stimuli).
-fn assert_same_stimuli(name: &str, ours: &[Electrode], theirs: &[Value]) {
-    assert_eq!(ours.len(), theirs.len(), "{name}: electrode count");
-    for (e, s) in ours.iter().zip(theirs) {
+/// Square clamps `(delay, duration, amp)` for one lane, built by hand (tests that need a
+/// stimulus no package protocol has).
+fn squares(model: &CellModel, clamps: &[(f64, f64, f64)]) -> LaneStimulus {
+    let program = StimulusProgram {
+        protocol: "test".into(),
+        lanes: 1,
+        tstop_ms: clamps.iter().map(|c| c.0 + c.1).fold(0.0, f64::max),
+        clamps: clamps
+            .iter()
+            .enumerate()
+            .map(|(k, &(delay_ms, duration_ms, amp_na))| Clamp {
+                label: format!("step {k}"),
+                delay_ms,
+                stop_ms: delay_ms + duration_ms,
+                amplitude: Amplitude::Fixed(vec![amp_na]),
+            })
+            .collect(),
+    };
+    LaneStimulus::lanes_of(program, model.soma_node).remove(0)
+}
+
+/// A played clamp's breakpoints `(t, amp)` of lane 0.
+fn breakpoints(c: &Clamp) -> Vec<(f64, f64)> {
+    match &c.amplitude {
+        Amplitude::Played {
+            times_ms,
+            values_na,
+        } => times_ms
+            .iter()
+            .copied()
+            .zip(values_na.iter().copied())
+            .collect(),
+        Amplitude::Fixed(a) => panic!("{}: fixed amplitude {a:?}", c.label),
+    }
+}
+
+/// The clamps agree with what NEURON was given (the reference header's stimuli).
+fn assert_same_stimuli(name: &str, ours: &LaneStimulus, theirs: &[Value]) {
+    let clamps = &ours.program.clamps;
+    assert_eq!(clamps.len(), theirs.len(), "{name}: electrode count");
+    for (c, s) in clamps.iter().zip(theirs) {
         let f = |k: &str| s[k].as_f64().unwrap();
-        match (&e.waveform, s["kind"].as_str().unwrap()) {
-            (
-                Waveform::Square {
-                    delay_ms,
-                    duration_ms,
-                    amp_na,
-                },
-                "square",
-            ) => {
+        match s["kind"].as_str().unwrap() {
+            "square" => {
+                assert_eq!(c.amplitude, Amplitude::Fixed(vec![f("amp_na")]), "{name}");
                 assert_eq!(
-                    (*delay_ms, *duration_ms, *amp_na),
-                    (f("delay_ms"), f("duration_ms"), f("amp_na")),
+                    (c.delay_ms, c.stop_ms),
+                    (f("delay_ms"), f("delay_ms") + f("duration_ms")),
                     "{name}"
                 );
             }
-            (Waveform::Played { points, .. }, "ramp") => {
+            "ramp" => {
                 let env: Vec<(f64, f64)> = s["envelope"]
                     .as_array()
                     .unwrap()
                     .iter()
                     .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
                     .collect();
-                assert_eq!(points, &env, "{name}");
+                assert_eq!(breakpoints(c), env, "{name}");
             }
-            (w, k) => panic!("{name}: {w:?} vs {k}"),
+            k => panic!("{name}: {c:?} vs {k}"),
         }
     }
 }
@@ -208,16 +216,16 @@ fn soma_v(model: &CellModel) -> Probe {
 
 /// How one emsweep trace compares with NEURON's (spec/NUMERICS.md).
 #[derive(Debug)]
-struct Comparison {
-    spikes_ours: usize,
-    spikes_ref: usize,
+pub(crate) struct Comparison {
+    pub(crate) spikes_ours: usize,
+    pub(crate) spikes_ref: usize,
     /// max |Δ spike time| [ms] (when the counts agree).
-    worst_spike_dt_ms: f64,
+    pub(crate) worst_spike_dt_ms: f64,
     /// max |ΔV| [mV] before min(first spike) − 1 ms, or over the whole trace without spikes.
-    worst_pre_spike_dv_mv: f64,
+    pub(crate) worst_pre_spike_dv_mv: f64,
 }
 
-fn compare(ours: &[f64], reference: &[f64], dt_ms: f64) -> Comparison {
+pub(crate) fn compare(ours: &[f64], reference: &[f64], dt_ms: f64) -> Comparison {
     assert_eq!(ours.len(), reference.len(), "sample counts");
     let a = spike_times(ours, dt_ms);
     let b = spike_times(reference, dt_ms);
@@ -256,11 +264,11 @@ fn reference_lanes(tstop_ms: f64) -> (Vec<LaneSpec>, Vec<RefTrace>) {
     let lanes = refs
         .iter()
         .map(|r| {
-            let electrodes = electrodes(&s.em, &s.model, &r.protocol);
-            assert_same_stimuli(&r.protocol, &electrodes, &r.stimuli);
+            let stimulus = stimulus_of(&s.em, &s.model, &r.protocol);
+            assert_same_stimuli(&r.protocol, &stimulus, &r.stimuli);
             LaneSpec {
                 values: s.model.own_lane().unwrap(),
-                electrodes,
+                stimulus: Some(stimulus),
             }
         })
         .collect();
@@ -417,14 +425,7 @@ fn random_lane(rng: &mut Rng) -> LaneSpec {
     }
     LaneSpec {
         values,
-        electrodes: vec![Electrode {
-            node: s.model.soma_node,
-            waveform: Waveform::Square {
-                delay_ms: 5.0,
-                duration_ms: 1000.0,
-                amp_na: rng.uniform(0.2, 0.6),
-            },
-        }],
+        stimulus: Some(squares(&s.model, &[(5.0, 1000.0, rng.uniform(0.2, 0.6))])),
     }
 }
 
@@ -518,14 +519,17 @@ fn failing_lanes_fail_alone() {
         .model
         .set_field_everywhere(&mut nan.values, "pas", "g", f64::NAN));
     let mut wild = good.clone();
-    wild.electrodes.push(Electrode {
-        node: s.model.soma_node,
-        waveform: Waveform::Square {
-            delay_ms: 10.0,
-            duration_ms: 1.0,
-            amp_na: 1e5,
-        },
-    });
+    let step = &good.stimulus.as_ref().unwrap().program.clamps[0];
+    let Amplitude::Fixed(amp) = &step.amplitude else {
+        unreachable!()
+    };
+    wild.stimulus = Some(squares(
+        &s.model,
+        &[
+            (step.delay_ms, step.stop_ms - step.delay_ms, amp[0]),
+            (10.0, 1.0, 1e5),
+        ],
+    ));
     let backend = CpuBackend::new(Precision::F64);
     let out = run_with(&backend, vec![nan, good.clone(), wild], 20.0);
     let alone = run_with(&backend, vec![good], 20.0);
@@ -581,7 +585,7 @@ fn bad_inputs_are_diagnosed() {
     let kinds = |d: &emsweep::diag::Diagnostics| d.iter().map(|x| x.kind).collect::<Vec<_>>();
     let lane = LaneSpec {
         values: s.model.own_lane().unwrap(),
-        electrodes: vec![],
+        stimulus: None,
     };
     let backend = CpuBackend::new(Precision::F64);
     let batch = Batch {
@@ -661,54 +665,29 @@ fn simplecell_matches_neuron() {
     let (_, refs) = reference("bluepyemodel_simplecell");
     let mut lanes = Vec::new();
     for r in &refs {
-        let p = em.protocols().find(|p| p.name == r.protocol).unwrap();
-        let Stimulus::ECode(e) = &p.stimulus else {
-            panic!("{}: an e-code", r.protocol)
-        };
         // BluePyEModel's IDrest / IV: one IClamp on for the whole protocol, its amplitude
         // played from holding, holding + amp from `delay` for `duration`, holding again
-        let get = |k: &str| e.get(k).unwrap_or_else(|| panic!("{k}"));
-        let (hold, amp) = (get("holding_current"), get("amp"));
-        let (start, end, total) = (
-            get("delay"),
-            get("delay") + get("duration"),
-            get("totduration"),
-        );
-        let waveform = Waveform::Played {
-            delay_ms: 0.0,
-            duration_ms: total,
-            points: vec![
-                (0.0, hold),
-                (start, hold),
-                (start, hold + amp),
-                (end, hold + amp),
-                (end, hold),
-                (total, hold),
-            ],
-        };
+        let stimulus = stimulus_of(&em, &model, &r.protocol);
         let s = &r.stimuli[0];
-        let Waveform::Played {
-            points,
-            duration_ms,
-            ..
-        } = &waveform
-        else {
-            unreachable!()
-        };
+        let clamps = &stimulus.program.clamps;
+        assert_eq!(clamps.len(), 1, "{}", r.protocol);
         let recorded: Vec<(f64, f64)> = s["points"]
             .as_array()
             .unwrap()
             .iter()
             .map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap()))
             .collect();
-        assert_eq!(points, &recorded, "{}: what NEURON played", r.protocol);
-        assert_eq!(*duration_ms, s["iclamp_dur_ms"].as_f64().unwrap());
+        assert_eq!(
+            breakpoints(&clamps[0]),
+            recorded,
+            "{}: what NEURON played",
+            r.protocol
+        );
+        assert_eq!(clamps[0].delay_ms, 0.0);
+        assert_eq!(clamps[0].stop_ms, s["iclamp_dur_ms"].as_f64().unwrap());
         lanes.push(LaneSpec {
             values: model.own_lane().unwrap(),
-            electrodes: vec![Electrode {
-                node: model.soma_node,
-                waveform,
-            }],
+            stimulus: Some(stimulus),
         });
     }
     // the longest protocol sets the run; shorter ones are compared over their own length

@@ -184,8 +184,8 @@ struct Block<'a, R> {
     mechs: Vec<MechState<R>>,
     /// `ktf / valence` per ion species and slot [mV], for Nernst.
     nernst_coef: Vec<Vec<R>>,
-    /// Per slot, per electrode: nA → row units at its node.
-    electrode_scale: Vec<Vec<f64>>,
+    /// Per slot: nA → row units at its electrode's node.
+    electrode_scale: Vec<f64>,
     dt_ms: f64,
     t_ms: f64,
     step: usize,
@@ -360,10 +360,9 @@ impl<'a, R: Float> Block<'a, R> {
         let electrode_scale = specs
             .iter()
             .map(|spec| {
-                spec.electrodes
-                    .iter()
-                    .map(|e| na_to_row_units(model.area_um2[e.node.index()]))
-                    .collect()
+                spec.stimulus
+                    .as_ref()
+                    .map_or(0.0, |st| na_to_row_units(model.area_um2[st.node.index()]))
             })
             .collect();
         let real_lanes = lanes.len();
@@ -521,15 +520,16 @@ impl<'a, R: Float> Block<'a, R> {
         let w = self.lay.lanes_padded();
         let t = self.t_ms;
         for slot in 0..w {
-            for (e, &scale) in self.specs[slot]
-                .electrodes
-                .iter()
-                .zip(&self.electrode_scale[slot])
-            {
-                let amp = e.waveform.current_na(t);
+            let Some(st) = &self.specs[slot].stimulus else {
+                continue;
+            };
+            let scale = self.electrode_scale[slot];
+            let k = st.node.index() * w + slot;
+            // clamp by clamp, in NEURON's order: each IClamp adds its own current
+            for c in &st.program.clamps {
+                let amp = c.current_na(st.lane, t);
                 if amp != 0.0 {
                     // NEURON: rhs += i · (100 / area); here Σ i, so subtract
-                    let k = e.node.index() * w + slot;
                     self.acc_i[k] -= real::<R>(amp * scale);
                 }
             }

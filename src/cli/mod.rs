@@ -32,6 +32,28 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Simulate the protocols of every e-model under PATHS and write traces.h5 and run.json.
+    Run {
+        /// Protocol names or globs (`*`, `?`), comma-separated; `package` = every protocol of
+        /// the packages that needs no threshold/holding current search.
+        #[arg(long, value_delimiter = ',', default_value = "package")]
+        protocols: Vec<String>,
+        /// Where to simulate: `cpu` (the GPU backend is not driven by the schedule yet).
+        #[arg(long, default_value = "cpu")]
+        backend: String,
+        /// Floating-point precision of the simulation: `f64` or `f32`.
+        #[arg(long, default_value = "f64")]
+        precision: String,
+        /// Output folder for traces.h5 and run.json.
+        #[arg(long, default_value = "emsweep-out")]
+        out: PathBuf,
+        /// Also write EModelRunner-style `.dat` files here.
+        #[arg(long)]
+        dat_dir: Option<PathBuf>,
+        /// Package directories, or directories to search for packages.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Compile NMODL mechanism files on their own.
     Mech {
         #[command(subcommand)]
@@ -61,6 +83,14 @@ pub enum MechCommand {
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Mech { action } => run_mech(action),
+        Command::Run {
+            protocols,
+            backend,
+            precision,
+            out,
+            dat_dir,
+            paths,
+        } => run_sweep(protocols, &backend, &precision, out, dat_dir, &paths),
         Command::Check { paths } => {
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {
                 eprintln!("error: {}: no such file or directory", missing.display());
@@ -73,6 +103,85 @@ pub fn run(cli: Cli) -> u8 {
             } else {
                 exit::OK
             }
+        }
+    }
+}
+
+fn run_sweep(
+    protocols: Vec<String>,
+    backend: &str,
+    precision: &str,
+    out: PathBuf,
+    dat_dir: Option<PathBuf>,
+    paths: &[PathBuf],
+) -> u8 {
+    use crate::backend::Precision;
+    let precision = match precision {
+        "f64" => Precision::F64,
+        "f32" => Precision::F32,
+        other => {
+            eprintln!("error: --precision must be f64 or f32, not `{other}`");
+            return exit::USAGE;
+        }
+    };
+    match backend {
+        "cpu" => {}
+        "gpu" => {
+            eprintln!(
+                "error: --backend gpu is not available for `run` yet (the GPU backend is not driven by the engine's schedule); use --backend cpu"
+            );
+            return exit::USAGE;
+        }
+        other => {
+            eprintln!("error: --backend must be cpu, not `{other}`");
+            return exit::USAGE;
+        }
+    }
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        eprintln!("error: {}: no such file or directory", missing.display());
+        return exit::USAGE;
+    }
+    if let Some(file) = paths.iter().find(|p| !p.is_dir()) {
+        eprintln!(
+            "error: {}: not a directory (protocol files as PATHS are not supported yet; give package directories)",
+            file.display()
+        );
+        return exit::USAGE;
+    }
+    if protocols.iter().any(|p| p.trim().is_empty()) {
+        eprintln!("error: --protocols: an empty protocol name");
+        return exit::USAGE;
+    }
+    let opts = crate::sim::sweep::SweepOptions {
+        protocols,
+        precision,
+        out_dir: out,
+        dat_dir,
+        command: std::env::args().collect(),
+        progress: true,
+    };
+    let backend = crate::backend::cpu::CpuBackend::new(precision);
+    match crate::sim::sweep::sweep(paths, &opts, &backend) {
+        Ok((report, summary)) => {
+            for f in &report.failures {
+                let at = match (&f.file, f.line) {
+                    (Some(file), Some(line)) => format!("{file}:{line}: "),
+                    (Some(file), None) => format!("{file}: "),
+                    _ => String::new(),
+                };
+                eprintln!("{}[{}]: {at}{}", f.severity, f.kind, f.message);
+            }
+            print!("{}", summary.render());
+            println!("wrote {}", opts.out_dir.display());
+            if summary.failed {
+                exit::SOME_FAILED
+            } else {
+                exit::OK
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::SOME_FAILED
         }
     }
 }

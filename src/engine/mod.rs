@@ -6,23 +6,25 @@
 //!   instances, ion styles, NEURON's order within a phase) and the per-lane numbers
 //!   ([`LaneValues`]);
 //! - [`schedule`]: `finitialize` and one step as lists of phases ([`Schedule`]);
-//! - [`electrode`]: the electrode currents of a lane ([`Electrode`], one per NEURON `IClamp`);
 //! - [`run`]: batches, probes, run configuration and results, and the driver [`run::run`].
+//!
+//! Electrode currents are not described here: a lane points into a
+//! [`crate::sim::stimulus::StimulusProgram`] ([`LaneStimulus`]), the one description of what
+//! the `IClamp`s inject, evaluated at `t + dt/2` as NEURON's fixed step does.
 //!
 //! Backends (`crate::backend`) execute the schedule. This module lives outside `sim/` so that
 //! the stimulus and probe layers (which turn protocols and recording sites into electrodes and
 //! probes) can grow independently there.
 
-pub mod electrode;
 pub mod library;
 pub mod model;
 pub mod run;
 pub mod schedule;
 
-pub use electrode::{Electrode, Waveform};
 pub use library::MechanismLibrary;
 pub use model::{CellModel, LaneValues};
 pub use run::{
-    run, Batch, LaneFailure, LaneResult, LaneSpec, Probe, Quantity, RunConfig, RunOutput,
+    run, Batch, LaneFailure, LaneResult, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig,
+    RunOutput,
 };
 pub use schedule::{Phase, Schedule};

@@ -5,8 +5,9 @@
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::IonVar;
 use crate::layout::Node;
+use crate::sim::stimulus::{Amplitude, StimulusProgram};
+use std::sync::Arc;
 
-use super::electrode::Electrode;
 use super::model::{CellModel, LaneValues};
 use super::schedule::Schedule;
 
@@ -14,8 +15,32 @@ use super::schedule::Schedule;
 #[derive(Clone, Debug, PartialEq)]
 pub struct LaneSpec {
     pub values: LaneValues,
-    /// In NEURON's order of the `IClamp`s (their currents add in this order).
-    pub electrodes: Vec<Electrode>,
+    /// The electrode currents it receives (`None`: no `IClamp`).
+    pub stimulus: Option<LaneStimulus>,
+}
+
+/// Where a lane's electrode currents come from: lane `lane` of a stimulus program (shared by
+/// the lanes built from it), injected at `node`. The program's clamps add in their order, each
+/// one evaluated as NEURON evaluates an `IClamp` at `t + dt/2`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaneStimulus {
+    pub node: Node,
+    pub program: Arc<StimulusProgram>,
+    pub lane: usize,
+}
+
+impl LaneStimulus {
+    /// One [`LaneStimulus`] per lane of `program`, all at `node`.
+    pub fn lanes_of(program: StimulusProgram, node: Node) -> Vec<LaneStimulus> {
+        let program = Arc::new(program);
+        (0..program.lanes)
+            .map(|lane| LaneStimulus {
+                node,
+                program: program.clone(),
+                lane,
+            })
+            .collect()
+    }
 }
 
 /// Lanes sharing one structure.
@@ -54,10 +79,20 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// The steps NEURON's `run()` takes to reach `tstop_ms` with fixed step `dt_ms`
-    /// (`tstop/dt`, rounded: 12000 steps and 12001 samples for 300 ms at 0.025 ms).
+    /// The steps NEURON's `run()` takes to reach `tstop_ms` with fixed step `dt_ms`, counted
+    /// with the same clock the stimulus layer uses ([`crate::sim::stimulus::FixedStepClock`]:
+    /// 12000 steps and 12001 samples for 300 ms at 0.025 ms).
     pub fn steps_for(tstop_ms: f64, dt_ms: f64) -> usize {
-        (tstop_ms / dt_ms).round().max(0.0) as usize
+        if !(dt_ms > 0.0 && tstop_ms.is_finite()) {
+            return 0;
+        }
+        let mut clock = crate::sim::stimulus::FixedStepClock::new(dt_ms, tstop_ms);
+        let mut steps = 0;
+        while clock.running() {
+            clock.advance();
+            steps += 1;
+        }
+        steps
     }
 
     /// Number of samples per trace.
@@ -151,11 +186,37 @@ pub fn check(batch: &Batch, config: &RunConfig) -> Diagnostics {
                 format!("lane {l}: values not made for this cell structure"),
             );
         }
-        for e in &lane.electrodes {
-            if e.node.index() >= n {
+        if let Some(st) = &lane.stimulus {
+            if st.node.index() >= n {
                 bad(
                     "bad-electrode",
-                    format!("lane {l}: electrode at node {} of {n}", e.node.0),
+                    format!("lane {l}: electrode at node {} of {n}", st.node.0),
+                );
+            }
+            let p = &st.program;
+            if st.lane >= p.lanes {
+                bad(
+                    "bad-electrode",
+                    format!(
+                        "lane {l}: stimulus lane {} of {} in `{}`",
+                        st.lane, p.lanes, p.protocol
+                    ),
+                );
+            }
+            let shapes_ok = p.clamps.iter().all(|c| match &c.amplitude {
+                Amplitude::Fixed(a) => a.len() == p.lanes,
+                Amplitude::Played {
+                    times_ms,
+                    values_na,
+                } => !times_ms.is_empty() && values_na.len() == times_ms.len() * p.lanes,
+            });
+            if !shapes_ok {
+                bad(
+                    "bad-electrode",
+                    format!(
+                        "lane {l}: stimulus `{}` has amplitudes for other lane counts",
+                        p.protocol
+                    ),
                 );
             }
         }

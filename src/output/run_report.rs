@@ -54,14 +54,14 @@ impl RunReport {
         }
     }
 
-    /// Whether anything failed (the exit code says so).
+    /// Whether anything failed (the exit code says so); skipped protocols are not failures.
     pub fn failed(&self) -> bool {
         !self.failures.is_empty()
             || self
                 .emodels
                 .iter()
                 .flat_map(|e| &e.protocols)
-                .any(|p| p.status != RunStatus::Ok)
+                .any(|p| matches!(p.status, RunStatus::Partial | RunStatus::Failed))
     }
 }
 
@@ -92,6 +92,7 @@ pub enum RunStatus {
 pub struct ProtocolRun {
     pub name: String,
     pub status: RunStatus,
+    /// How long it ran [ms] (0 when it was not run).
     pub tstop_ms: f64,
     pub dt_ms: f64,
     /// Samples per recording (NEURON's: steps + 1).
@@ -101,6 +102,9 @@ pub struct ProtocolRun {
     pub failed_lanes: Vec<usize>,
     /// Wall-clock time of the protocol's simulation [s].
     pub wall_s: f64,
+    /// Why it was skipped or failed (`None` when it ran).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// A problem the run met.
@@ -206,6 +210,7 @@ mod tests {
                 recordings: vec!["soma.v".into()],
                 failed_lanes: vec![],
                 wall_s: 0.75,
+                note: None,
             }],
         });
         r
