@@ -12,4 +12,5 @@ mod nmodl;
 mod probe;
 mod scores;
 mod sim;
+mod sim_cells;
 mod stimulus;
