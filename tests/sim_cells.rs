@@ -133,7 +133,11 @@ fn check(label: &str, ours: &[f64], theirs: &[f64], dt_ms: f64) -> (usize, f64, 
     assert_eq!(ours.len(), theirs.len(), "{label}: sample counts");
     let a = spike_times(ours, dt_ms);
     let b = spike_times(theirs, dt_ms);
-    assert_eq!(a.len(), b.len(), "{label}: spike counts (ours {a:?}, NEURON {b:?})");
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "{label}: spike counts (ours {a:?}, NEURON {b:?})"
+    );
     let worst_dt = a
         .iter()
         .zip(&b)
