@@ -2,9 +2,11 @@
 """Reference voltage traces of whole e-models, simulated by NEURON 9.0.2 through the packages' tools.
 
 One job: build each real e-model cell and its protocols with the tool's own code (EModelRunner for
-its sample packages, exactly as `emodelrunner.run` does), run the protocols whose stimulus
-amplitudes are fixed (no holding or threshold search) with NEURON's fixed step, and store the soma
-voltage at every step, bit for bit (IEEE-754 doubles), with the stimuli NEURON was given.
+its sample packages, exactly as `emodelrunner.run` does), run them with NEURON's fixed step, and
+store the soma voltage at every step, bit for bit (IEEE-754 doubles), with the stimuli NEURON was
+given. SSCx: the protocols with fixed amplitudes. Thalamus: the whole main protocol (holding and
+threshold searches included), keeping two of its threshold-based protocols and the currents the
+searches found. Synplas: the pair simulation's two cells (fixhp) under a step clamp of ours.
 
 Differences from a plain `emodelrunner.run`, each needed to compare like with like:
 - `usetable_<suffix> = 0` for every compiled mechanism that has a TABLE: NEURON then evaluates the
