@@ -13,4 +13,5 @@ mod probe;
 mod run;
 mod scores;
 mod sim;
+mod sim_cells;
 mod stimulus;

@@ -517,6 +517,11 @@ impl CellModel {
         };
 
         for (name, values) in &params.range {
+            // set on no segment: nothing to place (e.g. the range variables of a mechanism the
+            // synplas fixhp rule uninserted from every section that had it)
+            if values.iter().all(Option::is_none) {
+                continue;
+            }
             let target = if name == "cm" {
                 None
             } else if let Some(t) = ion_of(name) {

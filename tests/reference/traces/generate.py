@@ -2,9 +2,11 @@
 """Reference voltage traces of whole e-models, simulated by NEURON 9.0.2 through the packages' tools.
 
 One job: build each real e-model cell and its protocols with the tool's own code (EModelRunner for
-its sample packages, exactly as `emodelrunner.run` does), run the protocols whose stimulus
-amplitudes are fixed (no holding or threshold search) with NEURON's fixed step, and store the soma
-voltage at every step, bit for bit (IEEE-754 doubles), with the stimuli NEURON was given.
+its sample packages, exactly as `emodelrunner.run` does), run them with NEURON's fixed step, and
+store the soma voltage at every step, bit for bit (IEEE-754 doubles), with the stimuli NEURON was
+given. SSCx: the protocols with fixed amplitudes. Thalamus: the whole main protocol (holding and
+threshold searches included), keeping two of its threshold-based protocols and the currents the
+searches found. Synplas: the pair simulation's two cells (fixhp) under a step clamp of ours.
 
 Differences from a plain `emodelrunner.run`, each needed to compare like with like:
 - `usetable_<suffix> = 0` for every compiled mechanism that has a TABLE: NEURON then evaluates the
@@ -96,6 +98,38 @@ CASES = {
         ),
     },
 }
+CASES["thalamus_dNAD_ltb"] = {
+    "tool": "emodelrunner_thalamus",
+    "package": "emodelrunner/thalamus_sample_dir",
+    "config": "config/config_recipe_prots_short.ini",
+    # the main protocol's own threshold-based protocols stored (each 100 ms)
+    "keep": ["Step_200", "Step_200_hyp"],
+    "builder": (
+        "emodelrunner.load.load_config(config); create_cell_using_config(config); "
+        "get_release_params(config); NrnSimulator(dt, cvode_active) from [Sim]; "
+        "ProtocolBuilder.using_thalamus_protocols(add_synapses, config.prot_args(), cell)"
+        ".get_ephys_protocols().run(cell_model=cell, param_values=release_params, sim=sim, "
+        "isolate=False) (as emodelrunner.run does: RMP, Rin/holding-current searches, "
+        "threshold searches, then the other protocols at the currents found)"
+    ),
+}
+CASES["synplas_pair"] = {
+    "tool": "emodelrunner_synplas",
+    "package": "emodelrunner/synplas_sample_dir",
+    "config": "config/config_1Hz_10ms.ini",
+    "dt": 0.025,
+    # our own stimulus (synplas configs have no current-clamp protocol): one step at soma[0](0.5)
+    "step": {"delay_ms": 20.0, "duration_ms": 250.0, "amp_na": 0.5, "total_duration_ms": 300.0},
+    "builder": (
+        "postcell: emodelrunner.create_cells.create_cell(unoptimized_params_path, emodel, "
+        "add_synapses=False, create_morphology(config.synplas_morph_args()), gid, fixhp=True, "
+        "v_init, celsius) (get_postcell of run_pairsim without its synapses); precell: "
+        "get_precell(config, fixhp=True); params get_release_params(config[, precell=True]); "
+        "a bluepyopt SweepProtocol with one NrnSquarePulse at soma[0](0.5) and a CompRecording "
+        "there, run by NrnSimulator(dt=0.025, cvode_active=False), isolate=False"
+    ),
+}
+
 # NEURON's own mechanisms with a TABLE (hh.mod's rates)
 BUILTIN_TABLED = ["hh"]
 
@@ -378,6 +412,112 @@ def bluepyemodel_runs(case):
                case["emodel"])
 
 
+def thalamus_runs(case):
+    """The thalamus package's main protocol run as `emodelrunner.run` runs it; the soma voltage of
+    the chosen threshold-based protocols at every step, with the currents the searches found."""
+    from bluepyopt import ephys
+    from emodelrunner.configuration.configparser import PackageType
+    from emodelrunner.create_cells import create_cell_using_config
+    from emodelrunner.load import get_release_params, load_config
+    from emodelrunner.protocols.create_protocols import ProtocolBuilder
+
+    config = load_config(config_path=case["config"])
+    if config.package_type != PackageType.thalamus:
+        raise ValueError("not a thalamus package")
+    cell = create_cell_using_config(config)
+    release_params = get_release_params(config)
+    dt = config.getfloat("Sim", "dt")
+    if config.getboolean("Sim", "cvode_active"):
+        raise ValueError("the references are fixed-step runs")
+    sim = ephys.simulators.NrnSimulator(dt=dt, cvode_active=False)
+    add_synapses = config.getboolean("Synapses", "add_synapses")
+    builder = ProtocolBuilder.using_thalamus_protocols(add_synapses, config.prot_args(), cell)
+    sequence = builder.get_ephys_protocols()
+    mains = [p for p in sequence.protocols if p.name == "Main"]
+    if len(mains) != 1:
+        raise RuntimeError(f"no Main protocol among {[p.name for p in sequence.protocols]}")
+    main = mains[0]
+    kept = {p.name: p for p in main.other_protocols if p.name in case["keep"]}
+    if sorted(kept) != sorted(case["keep"]):
+        raise RuntimeError(f"protocols {case['keep']} not all among Main's other protocols")
+    for protocol in kept.values():
+        every_step_recordings(protocol)
+    # The main protocol runs each of its protocols in a forked process (isolate defaults to
+    # True there), which inherits the tables switched off above.
+    responses = sequence.run(cell_model=cell, param_values=release_params, sim=sim,
+                             isolate=False)
+    # NEURON's settings in those processes: the cell's globals once instantiated, the
+    # simulator's step (NrnSimulator.run sets dt and CVODE).
+    from neuron import h
+
+    cell.freeze(release_params)
+    cell.instantiate(sim=sim)
+    settings = {"celsius": float(h.celsius), "v_init": float(h.v_init), "dt": float(sim.dt),
+                "secondorder": int(h.secondorder), "cvode_active": int(sim.cvode_active)}
+    cell.destroy(sim=sim)
+    cell.unfreeze(release_params.keys())
+    currents = {
+        "holding_current_dep_na": float(cell.holding_current_dep),
+        "holding_current_hyp_na": float(cell.holding_current_hyp),
+        "threshold_current_dep_na": float(cell.threshold_current_dep),
+        "threshold_current_hyp_na": float(cell.threshold_current_hyp),
+    }
+    for name in case["keep"]:
+        protocol = kept[name]
+        described = {"config": case["config"], "add_synapses": bool(add_synapses),
+                     "search": currents,
+                     "thresh_perc": float(protocol.thresh_perc),
+                     "uses_hyp_currents": name.endswith("_hyp"),
+                     "settings": settings}
+        yield protocol, described, responses, sim, config.get("Cell", "emodel")
+
+
+def synplas_runs(case):
+    """The synplas pair's two cells, built as run_pairsim builds them (fixhp), each under our
+    step current clamp."""
+    from bluepyopt import ephys
+    from emodelrunner.configuration.configparser import PackageType
+    from emodelrunner.create_cells import create_cell, get_precell
+    from emodelrunner.load import get_release_params, load_config
+    from emodelrunner.morphology import create_morphology
+
+    config = load_config(config_path=case["config"])
+    if config.package_type != PackageType.synplas:
+        raise ValueError("not a synplas package")
+    post = create_cell(
+        config.get("Paths", "unoptimized_params_path"),
+        config.get("Cell", "emodel"),
+        False,
+        create_morphology(config.synplas_morph_args(), config.package_type),
+        config.getint("Cell", "gid"),
+        fixhp=True,
+        v_init=config.getfloat("Cell", "v_init"),
+        celsius=config.getfloat("Cell", "celsius"),
+    )
+    pre = get_precell(config, fixhp=True)
+    sim = ephys.simulators.NrnSimulator(dt=case["dt"], cvode_active=False)
+    step = case["step"]
+    for role, cell, emodel, params in [
+        ("postcell", post, config.get("Cell", "emodel"), get_release_params(config)),
+        ("precell", pre, config.get("Cell", "precell_emodel"),
+         get_release_params(config, precell=True)),
+    ]:
+        soma = ephys.locations.NrnSeclistCompLocation(
+            name="soma", seclist_name="somatic", sec_index=0, comp_x=0.5)
+        stim = ephys.stimuli.NrnSquarePulse(
+            step_amplitude=step["amp_na"], step_delay=step["delay_ms"],
+            step_duration=step["duration_ms"], total_duration=step["total_duration_ms"],
+            location=soma)
+        rec = ephys.recordings.CompRecording(
+            name=f"{emodel}.Step.soma.v", location=soma, variable="v")
+        protocol = ephys.protocols.SweepProtocol(
+            name=f"{emodel}.Step", stimuli=[stim], recordings=[rec], cvode_active=False)
+        described = {"config": case["config"], "add_synapses": False, "cell": role,
+                     "emodel": emodel, "fixhp": True}
+        responses = protocol.run(cell_model=cell, param_values=params, sim=sim, isolate=False)
+        yield protocol, described, responses, sim, emodel
+
+
 def child_main(name, packages, mech_dir, raw_file, header_file):
     import numpy as np
     import neuron
@@ -392,13 +532,25 @@ def child_main(name, packages, mech_dir, raw_file, header_file):
         setattr(h, f"usetable_{suffix}", 0)
     os.chdir(package_dir)
 
-    runs = emodelrunner_runs(case) if case["tool"] == "emodelrunner" else bluepyemodel_runs(case)
+    def run_each(runs):
+        for protocol, described, cell, params, sim, emodel in runs:
+            snapshot_played_stimuli(protocol)
+            responses = protocol.run(cell_model=cell, param_values=params, sim=sim,
+                                     isolate=False)
+            yield protocol, described, responses, sim, emodel
+
+    runs = {
+        "emodelrunner": lambda: run_each(emodelrunner_runs(case)),
+        "bluepyemodel": lambda: run_each(bluepyemodel_runs(case)),
+        "emodelrunner_thalamus": lambda: thalamus_runs(case),
+        "emodelrunner_synplas": lambda: synplas_runs(case),
+    }[case["tool"]]()
     traces, chunks, offset = [], [], 0
     settings, emodel = None, None
-    for protocol, described, cell, params, sim, emodel in runs:
+    emodels = []
+    for protocol, described, responses, sim, emodel in runs:
         dt = sim.dt
-        snapshot_played_stimuli(protocol)
-        responses = protocol.run(cell_model=cell, param_values=params, sim=sim, isolate=False)
+        emodels.append(emodel)
         keys = [k for k in responses if k.endswith(f"{protocol.name}.soma.v")]
         if len(keys) != 1:
             raise RuntimeError(f"{protocol.name}: soma recording not found in {sorted(responses)}")
@@ -411,9 +563,10 @@ def child_main(name, packages, mech_dir, raw_file, header_file):
         # t accumulates two half steps per step, so it drifts from i*dt by rounding
         if len(time) != n or drift > 1e-6:
             raise RuntimeError(f"{key}: not one sample per fixed step (drift {drift})")
-        run_settings = {"celsius": float(h.celsius), "v_init": float(h.v_init),
-                        "dt": float(h.dt), "secondorder": int(h.secondorder),
-                        "cvode_active": int(h.cvode.active())}
+        run_settings = described.pop("settings", None) or {
+            "celsius": float(h.celsius), "v_init": float(h.v_init),
+            "dt": float(h.dt), "secondorder": int(h.secondorder),
+            "cvode_active": int(h.cvode.active())}
         if settings is None:
             settings = run_settings
         elif settings != run_settings:
@@ -452,7 +605,7 @@ def child_main(name, packages, mech_dir, raw_file, header_file):
                   "`samples` values from element `offset`: v [mV] at t = i*dt, i = 0..samples-1",
         "raw_file": Path(raw_file).name,
         "raw_sha256": hashlib.sha256(raw).hexdigest(),
-        "emodel": emodel,
+        "emodel": emodel if len(set(emodels)) == 1 else sorted(set(emodels)),
         "settings": settings,
         "traces": traces,
     }
