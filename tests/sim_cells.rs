@@ -6,9 +6,9 @@
 use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::Precision;
 use emsweep::engine::{
-    run, Batch, CellModel, Electrode, LaneSpec, MechanismLibrary, Probe, Quantity, RunConfig,
-    Waveform,
+    run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
 };
+use emsweep::sim::stimulus::{Amplitude, Clamp, StimulusProgram};
 use emsweep::package::{EModel, Stimulus};
 use serde_json::Value;
 
@@ -82,23 +82,31 @@ fn assert_settings(header: &Value, em: &EModel) {
     assert_eq!(s["cvode_active"].as_i64(), Some(0));
 }
 
-/// Square pulses at the soma, in the order of the header's stimuli (NEURON's `IClamp` order).
-fn square_electrodes(model: &CellModel, stimuli: &[Value]) -> Vec<Electrode> {
-    stimuli
+/// Square pulses at the soma, in the order of the header's stimuli (NEURON's `IClamp` order),
+/// for one lane.
+fn square_electrodes(model: &CellModel, stimuli: &[Value]) -> Option<LaneStimulus> {
+    let clamps: Vec<Clamp> = stimuli
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(k, s)| {
             assert_eq!(s["kind"], "square");
             assert_eq!(s["location"], "soma[0](0.5)");
-            Electrode {
-                node: model.soma_node,
-                waveform: Waveform::Square {
-                    delay_ms: s["delay_ms"].as_f64().unwrap(),
-                    duration_ms: s["duration_ms"].as_f64().unwrap(),
-                    amp_na: s["amp_na"].as_f64().unwrap(),
-                },
+            let delay_ms = s["delay_ms"].as_f64().unwrap();
+            Clamp {
+                label: format!("clamp {k}"),
+                delay_ms,
+                stop_ms: delay_ms + s["duration_ms"].as_f64().unwrap(),
+                amplitude: Amplitude::Fixed(vec![s["amp_na"].as_f64().unwrap()]),
             }
         })
-        .collect()
+        .collect();
+    let program = StimulusProgram {
+        protocol: "reference".into(),
+        lanes: 1,
+        tstop_ms: clamps.iter().map(|c| c.stop_ms).fold(0.0, f64::max),
+        clamps,
+    };
+    Some(LaneStimulus::lanes_of(program, model.soma_node).remove(0))
 }
 
 /// Upward crossings of the threshold, linearly interpolated between samples `dt_ms` apart.
@@ -227,7 +235,7 @@ fn thalamus_threshold_protocols_match_neuron() {
         tstop_ms = Some(tstop);
         lanes.push(LaneSpec {
             values: model.own_lane().unwrap(),
-            electrodes: square_electrodes(&model, stim),
+            stimulus: square_electrodes(&model, stim),
         });
     }
     let ours = run_f64(&model, lanes, tstop_ms.unwrap(), dt);
@@ -252,7 +260,7 @@ fn synplas_pair_cells_match_neuron() {
         assert_eq!(em.dt_ms, header["settings"]["dt"].as_f64().unwrap());
         let lanes = vec![LaneSpec {
             values: model.own_lane().unwrap(),
-            electrodes: square_electrodes(&model, t["stimuli"].as_array().unwrap()),
+            stimulus: square_electrodes(&model, t["stimuli"].as_array().unwrap()),
         }];
         let ours = run_f64(&model, lanes, t["tstop_ms"].as_f64().unwrap(), em.dt_ms);
         let (spikes, _, _) = check(name, &ours[0], theirs, em.dt_ms);
