@@ -8,8 +8,8 @@ use emsweep::backend::Precision;
 use emsweep::engine::{
     run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
 };
-use emsweep::sim::stimulus::{Amplitude, Clamp, StimulusProgram};
 use emsweep::package::{EModel, Stimulus};
+use emsweep::sim::stimulus::{Amplitude, Clamp, StimulusProgram};
 use serde_json::Value;
 
 use crate::common::{real_packages_dir, repo_root};

@@ -322,8 +322,15 @@ impl Sweep<'_> {
             lanes: 1,
             protocols: Vec::new(),
         };
+        // An e-model with free parameters but no values (BluePyEModel's L5PC: bounds only) has
+        // nothing meaningful to simulate: its protocols are skipped with the reason.
+        let unset = em.free_without_value().len();
         let t_build = Instant::now();
-        let model = self.build_model(em, &key);
+        let model = if unset == 0 {
+            self.build_model(em, &key)
+        } else {
+            None
+        };
         *build_s += t_build.elapsed().as_secs_f64();
         for p in protocols {
             let mut pr = ProtocolRun {
@@ -344,6 +351,10 @@ impl Sweep<'_> {
             }
             if !selected(&self.opts.protocols, &p.name) {
                 pr.note = Some("not selected by --protocols".into());
+            } else if unset > 0 {
+                pr.note = Some(format!(
+                    "the e-model has {unset} free parameters without a value (bounds only): not simulated"
+                ));
             } else if let Some(reason) = search_needed(&p.stimulus) {
                 pr.note = Some(reason.into());
             } else if let Some(model) = &model {
