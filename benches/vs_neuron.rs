@@ -15,11 +15,11 @@ use std::time::Instant;
 use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::Precision;
 use emsweep::engine::{
-    run, Batch, CellModel, Electrode, LaneSpec, MechanismLibrary, Probe, Quantity, RunConfig,
-    Waveform,
+    run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
 };
 use emsweep::ir::FieldRole;
-use emsweep::package::{EModel, Stimulus};
+use emsweep::package::EModel;
+use emsweep::sim::stimulus::{self, LaneCurrents};
 use serde_json::Value;
 
 const THRESHOLD_MV: f64 = -20.0;
@@ -98,34 +98,17 @@ fn load() -> (EModel, CellModel) {
     (em, model)
 }
 
-/// Step_150's step and holding current at the soma, in NEURON's order.
-fn step_150(em: &EModel, model: &CellModel) -> (Vec<Electrode>, f64) {
+/// Step_150's clamps (step and holding, in NEURON's order) at the soma, one lane per variant,
+/// made by the stimulus layer from the package's own protocol.
+fn step_150(em: &EModel, model: &CellModel, lanes: usize) -> (Vec<LaneStimulus>, f64) {
     let p = em
         .protocols()
         .find(|p| p.name == "Step_150")
         .unwrap_or_else(|| fail("no Step_150 protocol".into()));
-    let Stimulus::Step { steps, holding } = &p.stimulus else {
-        fail("Step_150 is not a step".into())
-    };
-    let mut tstop_ms = 0.0f64;
-    let electrodes = steps
-        .iter()
-        .chain(holding.as_ref())
-        .map(|s| {
-            tstop_ms = tstop_ms.max(s.total_duration_ms);
-            Electrode {
-                node: model.soma_node,
-                waveform: Waveform::Square {
-                    delay_ms: s.delay_ms,
-                    duration_ms: s.duration_ms,
-                    amp_na: s
-                        .amp_na
-                        .unwrap_or_else(|| fail("Step_150 amplitude not fixed".into())),
-                },
-            }
-        })
-        .collect();
-    (electrodes, tstop_ms)
+    let program = stimulus::build(p, &vec![LaneCurrents::default(); lanes])
+        .unwrap_or_else(|d| fail(d.render(None)));
+    let tstop_ms = program.tstop_ms;
+    (LaneStimulus::lanes_of(program, model.soma_node), tstop_ms)
 }
 
 struct Timing {
@@ -142,7 +125,7 @@ fn main() {
         })
         .unwrap_or(64);
     let (em, model) = load();
-    let (electrodes, tstop_ms) = step_150(&em, &model);
+    let (stimuli, tstop_ms) = step_150(&em, &model, variants as usize);
     let dt_ms = em.dt_ms;
     let base = model.own_lane().unwrap_or_else(|d| fail(render(&d)));
     let lanes: Vec<LaneSpec> = (0..variants)
@@ -159,7 +142,7 @@ fn main() {
             }
             LaneSpec {
                 values,
-                electrodes: electrodes.clone(),
+                stimulus: Some(stimuli[k as usize].clone()),
             }
         })
         .collect();
