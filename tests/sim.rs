@@ -57,7 +57,7 @@ fn sscx() -> &'static Sscx {
     })
 }
 
-fn render(d: &emsweep::diag::Diagnostics) -> String {
+pub(crate) fn render(d: &emsweep::diag::Diagnostics) -> String {
     d.iter()
         .map(|x| x.render(None))
         .collect::<Vec<_>>()
@@ -66,6 +66,8 @@ fn render(d: &emsweep::diag::Diagnostics) -> String {
 
 /// One NEURON trace of the reference file.
 pub(crate) struct RefTrace {
+    /// The trace's entry in the reference header (protocol, stimuli, currents, ...).
+    pub(crate) entry: Value,
     pub(crate) protocol: String,
     stimuli: Vec<Value>,
     pub(crate) tstop_ms: f64,
@@ -90,6 +92,7 @@ pub(crate) fn reference(case: &str) -> (Value, Vec<RefTrace>) {
             let off = t["offset"].as_u64().unwrap() as usize;
             let n = t["samples"].as_u64().unwrap() as usize;
             RefTrace {
+                entry: t.clone(),
                 protocol: t["protocol"].as_str().unwrap().to_string(),
                 stimuli: t["stimuli"].as_array().unwrap().clone(),
                 tstop_ms: t["tstop_ms"].as_f64().unwrap(),

@@ -12,20 +12,8 @@ use emsweep::package::{EModel, Stimulus};
 use emsweep::sim::stimulus::{Amplitude, Clamp, StimulusProgram};
 use serde_json::Value;
 
-use crate::common::{real_packages_dir, repo_root};
-
-/// Spike detection threshold of spec/NUMERICS.md [mV].
-const SPIKE_THRESHOLD_MV: f64 = -20.0;
-/// Acceptance criteria (tests/reference/traces/README.md).
-const SPIKE_TIME_TOL_MS: f64 = 1e-3;
-const PRE_SPIKE_DV_TOL_MV: f64 = 1e-4;
-
-fn render(d: &emsweep::diag::Diagnostics) -> String {
-    d.iter()
-        .map(|x| x.render(None))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+use crate::common::real_packages_dir;
+use crate::sim::{compare, reference, render, PRE_SPIKE_DV_TOL_MV, SPIKE_TIME_TOL_MS};
 
 /// The e-model `name` of package `package` (below the packages folder) and its cell model.
 fn load(package: &str, name: &str) -> (EModel, CellModel) {
@@ -47,30 +35,6 @@ fn load(package: &str, name: &str) -> (EModel, CellModel) {
     let (model, d) = CellModel::new(&cell.unwrap(), &lib, em.celsius, em.v_init_mv);
     assert!(!d.has_errors(), "{}", render(&d));
     (em, model.unwrap())
-}
-
-/// The reference header and, per trace, its header entry and NEURON's voltage.
-fn reference(case: &str) -> (Value, Vec<(Value, Vec<f64>)>) {
-    let dir = repo_root().join("tests/reference/traces");
-    let header: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{case}.json"))).unwrap())
-            .unwrap();
-    let raw = std::fs::read(dir.join(header["raw_file"].as_str().unwrap())).unwrap();
-    let values: Vec<f64> = raw
-        .chunks_exact(8)
-        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-        .collect();
-    let traces = header["traces"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            let off = t["offset"].as_u64().unwrap() as usize;
-            let n = t["samples"].as_u64().unwrap() as usize;
-            (t.clone(), values[off..off + n].to_vec())
-        })
-        .collect();
-    (header, traces)
 }
 
 /// NEURON's settings of the reference runs agree with the e-model's.
@@ -109,15 +73,6 @@ fn square_electrodes(model: &CellModel, stimuli: &[Value]) -> Option<LaneStimulu
     Some(LaneStimulus::lanes_of(program, model.soma_node).remove(0))
 }
 
-/// Upward crossings of the threshold, linearly interpolated between samples `dt_ms` apart.
-fn spike_times(v: &[f64], dt_ms: f64) -> Vec<f64> {
-    v.windows(2)
-        .enumerate()
-        .filter(|(_, w)| w[0] < SPIKE_THRESHOLD_MV && w[1] >= SPIKE_THRESHOLD_MV)
-        .map(|(i, w)| (i as f64 + (SPIKE_THRESHOLD_MV - w[0]) / (w[1] - w[0])) * dt_ms)
-        .collect()
-}
-
 /// Runs the lanes in f64 and returns each lane's soma voltage.
 fn run_f64(model: &CellModel, lanes: Vec<LaneSpec>, tstop_ms: f64, dt_ms: f64) -> Vec<Vec<f64>> {
     let batch = Batch { model, lanes };
@@ -137,41 +92,24 @@ fn run_f64(model: &CellModel, lanes: Vec<LaneSpec>, tstop_ms: f64, dt_ms: f64) -
 
 /// Compares one trace with NEURON's by the README's criteria; returns (spike count, worst spike
 /// time difference [ms], worst |ΔV| before min(first spike) − 1 ms [mV]).
-fn check(label: &str, ours: &[f64], theirs: &[f64], dt_ms: f64) -> (usize, f64, f64) {
-    assert_eq!(ours.len(), theirs.len(), "{label}: sample counts");
-    let a = spike_times(ours, dt_ms);
-    let b = spike_times(theirs, dt_ms);
-    assert_eq!(
-        a.len(),
-        b.len(),
-        "{label}: spike counts (ours {a:?}, NEURON {b:?})"
-    );
-    let worst_dt = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max);
-    let first = a.iter().chain(&b).copied().fold(f64::INFINITY, f64::min);
-    let worst_dv = ours
-        .iter()
-        .zip(theirs)
-        .enumerate()
-        .take_while(|(i, _)| (*i as f64) * dt_ms < first - 1.0)
-        .map(|(_, (x, y))| (x - y).abs())
-        .fold(0.0, f64::max);
+fn check(label: &str, ours: &[f64], theirs: &[f64], dt_ms: f64) -> usize {
+    let c = compare(ours, theirs, dt_ms);
     eprintln!(
-        "{label}: {} spikes, worst spike Δt {worst_dt:e} ms, worst pre-spike |ΔV| {worst_dv:e} mV",
-        a.len()
+        "{label}: {} spikes, worst spike Δt {:e} ms, worst pre-spike |ΔV| {:e} mV",
+        c.spikes_ours, c.worst_spike_dt_ms, c.worst_pre_spike_dv_mv
+    );
+    assert_eq!(c.spikes_ours, c.spikes_ref, "{label}: spike counts");
+    assert!(
+        c.worst_spike_dt_ms <= SPIKE_TIME_TOL_MS,
+        "{label}: spike times differ by {} ms",
+        c.worst_spike_dt_ms
     );
     assert!(
-        worst_dt <= SPIKE_TIME_TOL_MS,
-        "{label}: spike times differ by {worst_dt} ms (ours {a:?}, NEURON {b:?})"
+        c.worst_pre_spike_dv_mv <= PRE_SPIKE_DV_TOL_MV,
+        "{label}: |ΔV| before the first spike up to {} mV",
+        c.worst_pre_spike_dv_mv
     );
-    assert!(
-        worst_dv <= PRE_SPIKE_DV_TOL_MV,
-        "{label}: |ΔV| before the first spike up to {worst_dv} mV"
-    );
-    (a.len(), worst_dt, worst_dv)
+    c.spikes_ours
 }
 
 /// The thalamus sample's `Step_200` and `Step_200_hyp` (100 ms each, one batch of two lanes): the
@@ -186,7 +124,8 @@ fn thalamus_threshold_protocols_match_neuron() {
     let dt = em.dt_ms;
     let mut lanes = Vec::new();
     let mut tstop_ms = None;
-    for (t, _) in &refs {
+    for r in &refs {
+        let t = &r.entry;
         let name = t["protocol"].as_str().unwrap();
         let p = em
             .protocols()
@@ -239,8 +178,8 @@ fn thalamus_threshold_protocols_match_neuron() {
         });
     }
     let ours = run_f64(&model, lanes, tstop_ms.unwrap(), dt);
-    for ((t, theirs), ours) in refs.iter().zip(&ours) {
-        let (spikes, _, _) = check(t["protocol"].as_str().unwrap(), ours, theirs, dt);
+    for (r, ours) in refs.iter().zip(&ours) {
+        let spikes = check(&r.protocol, ours, &r.v_mv, dt);
         assert!(spikes > 0, "the threshold protocols make the cell fire");
     }
 }
@@ -252,7 +191,8 @@ fn thalamus_threshold_protocols_match_neuron() {
 fn synplas_pair_cells_match_neuron() {
     let (header, refs) = reference("synplas_pair");
     assert_eq!(refs.len(), 2);
-    for (t, theirs) in &refs {
+    for r in &refs {
+        let (t, theirs) = (&r.entry, &r.v_mv);
         let name = t["emodel"].as_str().unwrap();
         assert_eq!(t["fixhp"], true);
         let (em, model) = load("emodelrunner/synplas_sample_dir", name);
@@ -263,7 +203,7 @@ fn synplas_pair_cells_match_neuron() {
             stimulus: square_electrodes(&model, t["stimuli"].as_array().unwrap()),
         }];
         let ours = run_f64(&model, lanes, t["tstop_ms"].as_f64().unwrap(), em.dt_ms);
-        let (spikes, _, _) = check(name, &ours[0], theirs, em.dt_ms);
+        let spikes = check(name, &ours[0], theirs, em.dt_ms);
         assert!(spikes > 0, "{name}: the step makes the cell fire");
     }
 }
