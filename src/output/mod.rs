@@ -1,9 +1,11 @@
 //! Output: the files a run leaves behind — simulated traces in HDF5 ([`traces`]),
 //! EModelRunner-style two-column text files ([`dat`]) and the run report `run.json`
-//! ([`run_report`]). Writers see traces and reports, never backends; everything is written in
+//! ([`run_report`]), and the feature-score reports `scores.json`, `features.csv` and
+//! `report.html` ([`report`]). Writers see traces and reports, never backends; everything is written in
 //! the order the caller gives, and read back in name order.
 
 pub mod dat;
+pub mod report;
 pub mod run_report;
 pub mod traces;
 

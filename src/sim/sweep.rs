@@ -253,6 +253,8 @@ pub fn sweep(
             );
         }
     }
+    // Feature-score reports (scores.json, features.csv, report.html): see `write_score_reports`.
+    s.write_score_reports(&emodels, &traces_path);
     s.summary.wall_s = started.elapsed().as_secs_f64();
     s.report.timings_s.insert("total".into(), s.summary.wall_s);
     s.summary.failed = s.report.failed();
@@ -550,6 +552,47 @@ impl Sweep<'_> {
         if !pr.failed_lanes.is_empty() {
             pr.note = Some(format!("lanes {:?} diverged", pr.failed_lanes));
         }
+    }
+}
+
+// ---- Feature-score reports ---------------------------------------------------------------------
+// Kept apart from the sweep itself: read back what traces.h5 holds, evaluate every e-model
+// (src/sim/evaluate.rs) and write the reports (src/output/report/).
+impl Sweep<'_> {
+    /// Scores every e-model on the traces of the run and writes `scores.json`, `features.csv`
+    /// and `report.html` into the output folder; problems are recorded as `report` failures.
+    fn write_score_reports(&mut self, emodels: &[EModel], traces_path: &std::path::Path) {
+        use crate::output::report;
+        let t = Instant::now();
+        let stored = match crate::output::traces::read_traces(traces_path) {
+            Ok(x) => x,
+            Err(e) => {
+                let d = Diagnostic::error("report", traces_path, None, e.to_string());
+                self.fail(&d, None, None);
+                return;
+            }
+        };
+        let traces = report::lane_traces(&stored);
+        drop(stored);
+        // The threshold/holding search's currents by e-model key, for `bpo_*` features and
+        // threshold-based windows; none are searched yet.
+        let currents = std::collections::BTreeMap::new();
+        let evaluations = report::evaluate_run(
+            emodels,
+            &self.report,
+            &traces,
+            &currents,
+            crate::sim::evaluate::ValidationRule::default(),
+        );
+        if let Err(e) =
+            report::write_reports(&self.opts.out_dir, &self.report, &evaluations, &traces)
+        {
+            let d = Diagnostic::error("report", &self.opts.out_dir, None, e.to_string());
+            self.fail(&d, None, None);
+        }
+        self.report
+            .timings_s
+            .insert("report".into(), t.elapsed().as_secs_f64());
     }
 }
 
