@@ -12,7 +12,8 @@ cache=${EMSWEEP_CACHE:-$here/.cache}
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # --- system packages ---------------------------------------------------------------------------
-debs=(ca-certificates curl unzip pkg-config libhdf5-dev mesa-vulkan-drivers libvulkan1)
+# chromium: tests/report.rs opens report.html in it (headless)
+debs=(ca-certificates curl unzip pkg-config libhdf5-dev mesa-vulkan-drivers libvulkan1 chromium)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -10,6 +10,7 @@ mod gpu_kernels;
 mod gpu_wgsl;
 mod nmodl;
 mod probe;
+mod report;
 mod run;
 mod scores;
 mod sim;

@@ -98,6 +98,9 @@ pub enum FeatureNote {
     NoWindow(String),
     /// A `bpo_*` feature whose current was not searched.
     NotSearched,
+    /// The protocol that ran under this name is another protocol set's, not the one the
+    /// feature file was written for.
+    OtherProtocol(String),
 }
 
 impl std::fmt::Display for FeatureNote {
@@ -109,6 +112,7 @@ impl std::fmt::Display for FeatureNote {
             FeatureNote::LaneFailed(r) => write!(f, "lane failed: {r}"),
             FeatureNote::NoWindow(r) => write!(f, "no stimulus window: {r}"),
             FeatureNote::NotSearched => write!(f, "current not searched"),
+            FeatureNote::OtherProtocol(r) => write!(f, "{r}"),
         }
     }
 }
@@ -381,10 +385,18 @@ pub fn evaluate(
     currents: SearchedCurrents,
     validation: ValidationRule,
 ) -> Evaluation {
-    // The package's protocols, first of each name (as the sweep runs them).
+    // The package's protocols, first of each name (as the sweep runs them), and the ones the
+    // features were written for: EModelRunner's feature file goes with the protocol set of its
+    // main protocol, which may share names with other sets (`Step_200` of `allsteps.json`).
     let mut defined: BTreeMap<&str, &Protocol> = BTreeMap::new();
     for p in em.protocols() {
         defined.entry(p.name.as_str()).or_insert(p);
+    }
+    let mut intended: BTreeMap<&str, &Protocol> = BTreeMap::new();
+    for set in em.protocol_sets.iter().filter(|s| s.main.is_some()) {
+        for p in &set.protocols {
+            intended.entry(p.name.as_str()).or_insert(p);
+        }
     }
     // Sample times and windows per `<protocol>.<recording>`; notes for those that have none.
     let mut samples: BTreeMap<String, (Vec<f64>, &[f64], FeatureWindow)> = BTreeMap::new();
@@ -401,6 +413,20 @@ pub fn evaluate(
             missing.insert(key, FeatureNote::UnknownProtocol);
             continue;
         };
+        if let Some(want) = intended.get(f.protocol.as_str()) {
+            if want.stimulus != p.stimulus {
+                missing.insert(
+                    key,
+                    FeatureNote::OtherProtocol(format!(
+                        "the run's `{}` is the one of {}, not the main protocol's in {}",
+                        p.name,
+                        p.origin.file.display(),
+                        want.origin.file.display()
+                    )),
+                );
+                continue;
+            }
+        }
         let recorded = match protocols.get(&f.protocol) {
             None => {
                 missing.insert(key, FeatureNote::NotRun("not part of this run".into()));

@@ -332,3 +332,221 @@ pub fn write_reports(
     paths.push(write(REPORT_HTML, html::to_string(&header, &sections))?);
     Ok(paths)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::score::{
+        FeatureScore, Outcome, ProtocolScore, ScoreReport, ScoreRule, ValidationFunction,
+    };
+    use crate::sim::evaluate::{FeatureNote, Validation};
+
+    fn fs(protocol: &str, efel: &str, values: Option<Vec<f64>>, score: f64) -> FeatureScore {
+        FeatureScore {
+            name: format!("{protocol}.soma.v.{efel}"),
+            protocol: protocol.into(),
+            recording: "soma.v".into(),
+            efel_name: efel.into(),
+            values,
+            score,
+            weight: 1.0,
+            weighted: score,
+            outcome: Outcome::Scored,
+        }
+    }
+
+    /// An evaluation with awkward names and numbers: a comma, quotes and a line break in a
+    /// protocol name, several values, NaN among them, an infinite score, a missing trace.
+    fn sample() -> Evaluation {
+        let mut missing = fs("Step_280", "Spikecount", None, 250.0);
+        missing.outcome = Outcome::MissingTrace;
+        let features = vec![
+            fs(
+                "Step,\"1\"\nb",
+                "AP_amplitude",
+                Some(vec![80.5, f64::NAN, 79.25]),
+                0.1,
+            ),
+            fs(
+                "Step_200",
+                "voltage_base",
+                Some(vec![-70.125]),
+                f64::INFINITY,
+            ),
+            fs("Step_200", "ISI_values", Some(vec![]), 250.0),
+            missing,
+        ];
+        let total = features.iter().map(|f| f.weighted).sum();
+        Evaluation {
+            key: "pkg/cell[v1]".into(),
+            emodel: "cell".into(),
+            variant: Some("v1".into()),
+            lane: None,
+            package: "p".into(),
+            dialect: "emodelrunner-sscx".into(),
+            scores: ScoreReport {
+                rule: ScoreRule::EModelRunner,
+                protocols: vec![ProtocolScore {
+                    protocol: "Step_200".into(),
+                    score: f64::INFINITY,
+                    features: 2,
+                }],
+                features,
+                total,
+            },
+            notes: vec![
+                None,
+                None,
+                None,
+                Some(FeatureNote::NotRun("skipped".into())),
+            ],
+            validation: Validation {
+                rule: ValidationRule {
+                    function: ValidationFunction::MaxScore,
+                    threshold: 5.0,
+                },
+                statistic: Some(f64::INFINITY),
+                validated: false,
+            },
+            currents: SearchedCurrents {
+                holding_na: Some(-0.0625),
+                threshold_na: None,
+            },
+        }
+    }
+
+    #[test]
+    fn scores_json_has_final_json_keys_and_reads_back() {
+        let e = sample();
+        let text = scores_json::to_string(std::slice::from_ref(&e));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let entry = &v["pkg/cell[v1]"];
+        let keys: Vec<&str> = entry
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for k in [
+            "score",
+            "fitness",
+            "features",
+            "validated",
+            "dialect",
+            "threshold",
+            "failures",
+        ] {
+            assert!(keys.contains(&k), "{k}");
+        }
+        let fitness = entry["fitness"].as_object().unwrap();
+        let names: Vec<&str> = fitness.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "Step,\"1\"\nb.soma.v.AP_amplitude",
+                "Step_200.soma.v.voltage_base",
+                "Step_200.soma.v.ISI_values",
+                "Step_280.soma.v.Spikecount"
+            ]
+        );
+        assert_eq!(fitness["Step,\"1\"\nb.soma.v.AP_amplitude"], 0.1);
+        assert_eq!(fitness["Step_200.soma.v.voltage_base"], "inf");
+        assert_eq!(entry["score"], "inf");
+        assert_eq!(entry["validated"], false);
+        assert_eq!(entry["threshold"], 5.0);
+        // BluePyEModel's features: the NaN-ignoring mean; null without a value
+        let f = &entry["features"];
+        assert_eq!(f["Step,\"1\"\nb.soma.v.AP_amplitude"], (80.5 + 79.25) / 2.0);
+        assert_eq!(f["Step_200.soma.v.ISI_values"], serde_json::Value::Null);
+        assert_eq!(f["Step_280.soma.v.Spikecount"], serde_json::Value::Null);
+        let all = &entry["feature_values"]["Step,\"1\"\nb.soma.v.AP_amplitude"];
+        assert_eq!(all[1], "nan");
+        let failures = entry["failures"].as_array().unwrap();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0]["feature"], "Step_280.soma.v.Spikecount");
+        assert_eq!(failures[0]["reason"], "protocol not run: skipped");
+        assert_eq!(entry["currents"]["bpo_holding_current"], -0.0625);
+        assert!(text.ends_with("}\n"));
+    }
+
+    #[test]
+    fn features_csv_quotes_and_reads_back() {
+        let e = sample();
+        let text = features_csv::to_string(std::slice::from_ref(&e));
+        let rows = features_csv::parse(&text).unwrap();
+        assert_eq!(rows[0], features_csv::COLUMNS);
+        // 3 values + 1 + 1 empty array + 1 missing
+        assert_eq!(rows.len(), 1 + 3 + 1 + 1 + 1);
+        for r in &rows {
+            assert_eq!(r.len(), features_csv::COLUMNS.len());
+        }
+        let r = &rows[1];
+        assert_eq!(r[0], "pkg/cell[v1]");
+        assert_eq!(r[1], "v1");
+        assert_eq!(r[3], "Step,\"1\"\nb");
+        assert_eq!(r[5], "Step,\"1\"\nb.soma.v.AP_amplitude");
+        assert_eq!((r[7].as_str(), r[8].as_str()), ("0", "80.5"));
+        assert_eq!(rows[2][8], "nan");
+        assert_eq!(rows[3][8].parse::<f64>().unwrap(), 79.25);
+        assert_eq!(rows[4][8].parse::<f64>().unwrap(), -70.125);
+        assert_eq!(rows[4][9], "inf");
+        assert_eq!((rows[5][7].as_str(), rows[5][8].as_str()), ("", ""));
+        assert_eq!(rows[6][12], "missing-trace");
+        // quoting only where needed
+        assert_eq!(features_csv::quote("plain"), "plain");
+        assert_eq!(features_csv::quote("a,b"), "\"a,b\"");
+        assert_eq!(features_csv::quote("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(features_csv::quote(" x"), "\" x\"");
+        assert!(features_csv::parse("\"open").is_err());
+        assert!(features_csv::parse("\"a\"b,c\n").is_err());
+    }
+
+    #[test]
+    fn html_draws_every_trace_once_and_lists_failures() {
+        let e = sample();
+        let traces = vec![
+            LaneTrace {
+                emodel: "pkg/cell[v1]".into(),
+                protocol: "Step_200".into(),
+                recording: "soma.v".into(),
+                lane: "own".into(),
+                units: "mV".into(),
+                t0_ms: 0.0,
+                dt_ms: 0.025,
+                values: (0..200_000)
+                    .map(|k| ((k % 4000) as f64 / 100.0) - 70.0)
+                    .collect(),
+            },
+            LaneTrace {
+                emodel: "other".into(),
+                protocol: "<b>".into(),
+                recording: "soma.v".into(),
+                lane: "own".into(),
+                units: "mV".into(),
+                t0_ms: 0.0,
+                dt_ms: 0.1,
+                values: vec![-70.0; 10],
+            },
+        ];
+        let mut run = RunReport::new(vec!["emsweep".into(), "run".into()], "cpu-f64");
+        run.emodels.push(crate::output::run_report::EModelRun {
+            label: "pkg/cell[v1]".into(),
+            package: "p".into(),
+            lanes: 1,
+            protocols: Vec::new(),
+        });
+        let dir = std::env::temp_dir().join(format!("emsweep-report-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let paths = write_reports(&dir, &run, std::slice::from_ref(&e), &traces).unwrap();
+        assert_eq!(paths.len(), 3);
+        let html = std::fs::read_to_string(dir.join(REPORT_HTML)).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(html.matches("<path class=\"trace\"").count(), 2);
+        assert!(html.contains("Step_280.soma.v.Spikecount: 250 (protocol not run: skipped)"));
+        assert!(!html.contains("<b>"), "names are escaped");
+        assert!(!html.contains("http://") || !html.contains("src=\"http"));
+        assert!(!html.contains("<link") && !html.contains("<script src"));
+        // 200 000 samples drawn with at most 4 points per pixel column
+        assert!(html.len() < 60_000, "{}", html.len());
+    }
+}
