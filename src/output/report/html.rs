@@ -131,7 +131,7 @@ pub fn to_string(header: &Header<'_>, sections: &[Section<'_>]) -> String {
                  &middot; total {total} over {n} features &middot; {verdict}</p>",
                 dialect = escape(&e.dialect),
                 rule = e.scores.rule,
-                total = label(e.scores.total),
+                total = format_args!("{:.4}", e.scores.total),
                 n = e.scores.features.len(),
                 verdict = verdict(e),
             );
@@ -189,6 +189,6 @@ pub fn to_string(header: &Header<'_>, sections: &[Section<'_>]) -> String {
         }
         h.push_str("</div></section>");
     }
-    let _ = write!(h, "<script>{SCRIPT}</script></body></html>\n");
+    let _ = writeln!(h, "<script>{SCRIPT}</script></body></html>");
     h
 }

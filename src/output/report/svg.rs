@@ -217,8 +217,8 @@ pub struct Bar<'a> {
 }
 
 const BAR_H: f64 = 16.0;
-const BAR_LABEL_W: f64 = 330.0;
-const BAR_W: f64 = 330.0;
+const BAR_LABEL_W: f64 = 400.0;
+const BAR_W: f64 = 300.0;
 /// The largest score the scale shows (BluePyOpt's 250).
 const SCALE_MAX: f64 = 250.0;
 
@@ -234,7 +234,7 @@ fn bar_x(score: f64) -> f64 {
 
 /// Horizontal bars of `bars` against the `threshold` line.
 pub fn score_bars_svg(bars: &[Bar<'_>], threshold: f64) -> String {
-    let height = MARGIN_T + bars.len() as f64 * (BAR_H + 3.0) + MARGIN_B;
+    let height = MARGIN_T + bars.len() as f64 * (BAR_H + 3.0) + MARGIN_B + 14.0;
     let width = BAR_LABEL_W + BAR_W + 80.0;
     let mut s = String::new();
     let _ = write!(
@@ -284,11 +284,14 @@ pub fn score_bars_svg(bars: &[Bar<'_>], threshold: f64) -> String {
     let _ = write!(
         s,
         "<line class=\"threshold\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{y1}\" y2=\"{bottom}\"/>\
-         <text class=\"ax thr\" x=\"{x:.1}\" y=\"{ty}\" text-anchor=\"middle\">threshold {t}</text></svg>",
+         <text class=\"ax thr\" x=\"{x:.1}\" y=\"{ty}\" text-anchor=\"middle\">threshold {t}</text>\
+         <text class=\"ax\" x=\"{sx:.1}\" y=\"{sy}\">weighted score (log scale)</text></svg>",
         x = bar_x(threshold),
         y1 = MARGIN_T - 4.0,
         ty = MARGIN_T - 7.0,
         t = label(threshold),
+        sx = BAR_LABEL_W,
+        sy = bottom + 30.0,
     );
     s
 }
