@@ -405,3 +405,72 @@ fn evaluate_gives_emodelrunner_windows_and_scores() {
     );
     assert!(windows_checked > 10 && compared > 40 && missing > 0);
 }
+
+/// `feature_window` on BluePyEModel's e-codes gives what BluePyEModel 1.0.50's own stimulus
+/// classes (`bluepyemodel.ecode.eCodes[...]`, built from the same protocol definitions, with a
+/// threshold current of 0.3 nA for the threshold-based ones) give as `stim_start`, `stim_end`
+/// and `amplitude`.
+#[test]
+fn ecode_windows_are_bluepyemodels() {
+    let expected = [
+        (
+            "L5PC",
+            "IDrest_150",
+            700.0000000000001,
+            2700.0,
+            0.4634816902171768,
+        ),
+        (
+            "L5PC",
+            "IDrest_250",
+            700.0000000000001,
+            2700.0,
+            0.7689790922919698,
+        ),
+        ("L5PC", "IV_-100", 20.0, 1020.0, -0.29825481340026877),
+        (
+            "L5PC",
+            "APWaveform_280",
+            5.0,
+            55.00000000000001,
+            0.8529668462417008,
+        ),
+        ("L5PC", "sAHP_220", 25.0, 2720.0, 0.6811518883984652),
+        (
+            "simplecell",
+            "IDrest_0.2",
+            700.0000000000001,
+            2700.0,
+            0.23945312993600965,
+        ),
+        (
+            "simplecell",
+            "IDrest_0.4",
+            700.0000000000001,
+            2700.0,
+            0.3318749852478504,
+        ),
+        ("simplecell", "IV_-0.1", 20.0, 1020.0, -0.1265624992083758),
+    ];
+    let currents = SearchedCurrents {
+        holding_na: Some(-0.1),
+        threshold_na: Some(0.3),
+    };
+    for pkg in ["L5PC", "simplecell"] {
+        let read =
+            emsweep::package::read_package(&real_packages_dir().join("bluepyemodel").join(pkg));
+        let em = &read.emodels[0];
+        for (_, name, start, end, amp) in expected.iter().filter(|x| x.0 == pkg) {
+            let p = em
+                .protocols()
+                .find(|p| p.name == *name)
+                .unwrap_or_else(|| panic!("{pkg} {name}"));
+            let w = feature_window(p, em.dialect, &currents).unwrap();
+            assert_eq!(
+                (w.stim_start_ms, w.stim_end_ms, w.stimulus_current_na),
+                (*start, *end, Some(*amp)),
+                "{pkg} {name}"
+            );
+        }
+    }
+}

@@ -24,7 +24,7 @@ use crate::features::score::{
     ScoreReport, ScoreRule, ScoreTrace, Scorer, ValidationFunction, DEFAULT_VALIDATION_THRESHOLD,
 };
 use crate::features::Trace;
-use crate::package::{Dialect, ECode, EModel, Protocol, Stimulus};
+use crate::package::{Dialect, ECode, ECodeProtocolType, EModel, Protocol, Stimulus};
 
 /// The currents the threshold/holding search found for an e-model [nA] (None: not searched).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -265,10 +265,15 @@ fn ecode_window(p: &Protocol, e: &ECode, c: &SearchedCurrents) -> Result<Feature
     let need = |key: &str, default: Option<f64>| {
         ecode_arg(e, key, default).ok_or_else(|| format!("{}: `{key}` is null", e.class))
     };
-    // amplitude: a percentage of the threshold current when both are known, else `amp`
+    // amplitude: a percentage of the threshold current when both are known, else `amp`; plain
+    // `Protocol`s never get a threshold current
+    let threshold = match e.protocol_type {
+        ECodeProtocolType::Fixed => None,
+        _ => c.threshold_na,
+    };
     let rel = |abs: &str, rel: &str, default_rel: Option<f64>| match (
         ecode_arg(e, rel, default_rel),
-        c.threshold_na,
+        threshold,
     ) {
         (Some(r), Some(t)) => Some(t * (r / 100.0)),
         _ => ecode_arg(e, abs, None),
@@ -291,7 +296,7 @@ fn ecode_window(p: &Protocol, e: &ECode, c: &SearchedCurrents) -> Result<Feature
             let delay = need("delay", Some(250.0))?;
             let duration = need("duration", Some(1350.0))?;
             let total = need("totduration", Some(1850.0))?;
-            let amp = match (c.threshold_na, ecode_arg(e, "amp", None)) {
+            let amp = match (threshold, ecode_arg(e, "amp", None)) {
                 (Some(t), Some(a)) => Some(t + a),
                 _ => None,
             };
