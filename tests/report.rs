@@ -474,3 +474,48 @@ fn ecode_windows_are_bluepyemodels() {
         }
     }
 }
+
+/// BluePyEModel's simplecell example, run with its fixed-amplitude protocols: the scores and
+/// feature values agree with the `final.json` BluePyEModel 1.0.50 wrote for the same parameters
+/// (NEURON with CVODE there, fixed steps here: per feature |Δscore| ≤ max(0.01, 1 %), values
+/// within 0.01 %). BluePyEModel files the validation protocol's scores under
+/// `validation_fitness` and leaves them out of `score`; emsweep scores every feature of the file
+/// (the verdict takes both in either tool).
+#[test]
+fn simplecell_scores_match_bluepyemodels_final_json() {
+    let tmp = TempDir::new("simplecell");
+    let out = tmp.0.join("out");
+    let pkg = real_packages_dir().join("bluepyemodel/simplecell");
+    let (code, stdout, stderr) = emsweep_run(&["--out".as_ref(), out.as_os_str(), pkg.as_os_str()]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report = read_run_json(&out.join("run.json")).unwrap();
+    let scores = check_files(&out, &report, std::slice::from_ref(&pkg));
+    let ours = &scores["simplecell"];
+    let reference = &load_json(&pkg.join("final.json"))["simplecell__1"];
+    let mut tool_scores = BTreeMap::new();
+    for part in ["fitness", "validation_fitness"] {
+        for (k, v) in reference[part].as_object().unwrap() {
+            tool_scores.insert(k.clone(), num(v));
+        }
+    }
+    let fitness = ours["fitness"].as_object().unwrap();
+    assert_eq!(fitness.len(), tool_scores.len());
+    for (name, r) in &tool_scores {
+        let s = num(&fitness[name]);
+        assert!(
+            (s - r).abs() <= 0.01f64.max(0.01 * r.abs()),
+            "{name}: {s} vs {r}"
+        );
+        let (a, b) = (
+            num(&ours["features"][name]),
+            num(&reference["features"][name]),
+        );
+        assert!((a - b).abs() <= 1e-4 * b.abs(), "{name}: {a} vs {b}");
+    }
+    let total: f64 = tool_scores.values().sum();
+    assert!((num(&ours["score"]) - total).abs() <= 0.01 * total);
+    assert_eq!(ours["validated"], reference["validated"]);
+    let (drawn, paths) = drawn_traces(&out.join("report.html"), &tmp.0);
+    let (stored, _) = trace_counts(&out, &report);
+    assert_eq!((drawn, paths), (stored, stored));
+}
