@@ -549,4 +549,96 @@ mod tests {
         // 200 000 samples drawn with at most 4 points per pixel column
         assert!(html.len() < 60_000, "{}", html.len());
     }
+
+    /// Two lanes of the ball-and-stick example's steps, the second diverged in `Step_300`: one
+    /// evaluation per lane, named by lane; the failed lane's features score 250 with the
+    /// failure's message, the other lane's are computed on its own samples.
+    #[test]
+    fn every_lane_is_evaluated_and_failed_lanes_score_250() {
+        use crate::output::run_report::{EModelRun, ProtocolRun};
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ball_and_stick_hh");
+        let read = crate::package::read_package(&dir);
+        let em = &read.emodels[0];
+        let key = em.label();
+        let mut run = RunReport::new(vec![], "cpu-f64");
+        let protocol = |name: &str, failed: Vec<usize>| ProtocolRun {
+            name: name.into(),
+            status: if failed.is_empty() {
+                RunStatus::Ok
+            } else {
+                RunStatus::Partial
+            },
+            tstop_ms: 300.0,
+            dt_ms: 0.025,
+            samples: 12001,
+            recordings: vec!["soma.v".into()],
+            failed_lanes: failed,
+            wall_s: 0.0,
+            note: None,
+        };
+        run.emodels.push(EModelRun {
+            label: key.clone(),
+            package: em.package_dir.display().to_string(),
+            lanes: 2,
+            protocols: vec![protocol("Step_300", vec![1]), protocol("Step_-100", vec![])],
+        });
+        run.failures.push(Failure {
+            severity: "error".into(),
+            kind: "lane-diverged".into(),
+            message: "lane 1 diverged at t = 3 ms".into(),
+            file: None,
+            line: None,
+            column: None,
+            emodel: Some(key.clone()),
+            protocol: Some("Step_300".into()),
+            lane: Some(1),
+        });
+        let mut traces = Vec::new();
+        for p in ["Step_300", "Step_-100"] {
+            for (lane, v) in [("a", -70.0), ("b", -65.0)] {
+                traces.push(LaneTrace {
+                    emodel: key.clone(),
+                    protocol: p.into(),
+                    recording: "soma.v".into(),
+                    lane: lane.into(),
+                    units: "mV".into(),
+                    t0_ms: 0.0,
+                    dt_ms: 0.025,
+                    values: vec![v; 12001],
+                });
+            }
+        }
+        let evs = evaluate_run(
+            std::slice::from_ref(em),
+            &run,
+            &traces,
+            &BTreeMap::new(),
+            ValidationRule::default(),
+        );
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[0].lane.as_deref(), Some("a"));
+        assert_eq!(evs[1].lane.as_deref(), Some("b"));
+        let base = |e: &Evaluation, p: &str| {
+            let i = e
+                .scores
+                .features
+                .iter()
+                .position(|f| f.name == format!("{p}.soma.v.voltage_base"))
+                .unwrap();
+            (e.scores.features[i].values.clone(), e.notes[i].clone())
+        };
+        assert_eq!(base(&evs[0], "Step_300"), (Some(vec![-70.0]), None));
+        assert_eq!(base(&evs[1], "Step_-100"), (Some(vec![-65.0]), None));
+        let (values, note) = base(&evs[1], "Step_300");
+        assert_eq!(values, None);
+        assert_eq!(
+            note,
+            Some(FeatureNote::LaneFailed(
+                "lane 1 diverged at t = 3 ms".into()
+            ))
+        );
+        let text = scores_json::to_string(&evs);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(v.get(format!("{key}[a]")).is_some() && v.get(format!("{key}[b]")).is_some());
+    }
 }
