@@ -73,7 +73,9 @@ fn chromium() -> PathBuf {
 /// with a non-empty extent and length, trace paths in the page).
 fn drawn_traces(html: &Path, scratch: &Path) -> (usize, usize) {
     let profile = scratch.join("chromium-profile");
-    let out = Command::new(chromium())
+    let dump = scratch.join("dom.html");
+    let errors = scratch.join("chromium.err");
+    let mut child = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -84,14 +86,30 @@ fn drawn_traces(html: &Path, scratch: &Path) -> (usize, usize) {
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
         .arg(format!("file://{}", html.display()))
-        .output()
-        .expect("chromium runs");
+        .stdout(std::fs::File::create(&dump).unwrap())
+        .stderr(std::fs::File::create(&errors).unwrap())
+        .spawn()
+        .expect("chromium starts");
+    // a browser that hangs fails the test instead of holding it
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(180) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 180 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(
-        out.status.success(),
+        status.success(),
         "chromium: {}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(&errors).unwrap_or_default()
     );
-    let dom = String::from_utf8_lossy(&out.stdout);
+    let out = std::fs::read(&dump).unwrap();
+    let dom = String::from_utf8_lossy(&out);
     let read = |id: &str| -> usize {
         let tag = format!("id=\"{id}\">");
         let at = dom
