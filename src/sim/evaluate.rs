@@ -135,6 +135,8 @@ pub struct Evaluation {
     pub notes: Vec<Option<FeatureNote>>,
     pub validation: Validation,
     pub currents: SearchedCurrents,
+    /// The stimulus window of each protocol whose features were computed on a trace.
+    pub windows: BTreeMap<String, FeatureWindow>,
 }
 
 impl Evaluation {
@@ -406,6 +408,7 @@ pub fn evaluate(
     // Sample times and windows per `<protocol>.<recording>`; notes for those that have none.
     let mut samples: BTreeMap<String, (Vec<f64>, &[f64], FeatureWindow)> = BTreeMap::new();
     let mut missing: BTreeMap<String, FeatureNote> = BTreeMap::new();
+    let mut windows: BTreeMap<String, FeatureWindow> = BTreeMap::new();
     for f in &em.features {
         let key = format!("{}.{}", f.protocol, f.recording);
         if f.efel_name.starts_with("bpo_") || samples.contains_key(&key) {
@@ -456,6 +459,7 @@ pub fn evaluate(
                 values,
             }) => match feature_window(p, em.dialect, &currents) {
                 Ok(w) => {
+                    windows.insert(f.protocol.clone(), w);
                     let t = times_ms(*t0_ms, *dt_ms, values.len());
                     samples.insert(key, (t, values.as_slice(), w));
                 }
@@ -524,5 +528,6 @@ pub fn evaluate(
             validated,
         },
         currents,
+        windows,
     }
 }

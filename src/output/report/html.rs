@@ -42,7 +42,7 @@ h3{font-size:14px;margin:12px 0 4px}code{font-size:12px}.meta{font-size:13px;col
 ul.fail{font-size:12px;color:#6b1b15;margin:2px 0;max-height:240px;overflow:auto}\
 .traces{display:flex;flex-wrap:wrap;gap:6px}\
 svg text{font-size:11px;fill:#333}svg .ttl{font-size:12px;font-weight:600}\
-svg .frame{fill:#fafafa;stroke:#bbb;stroke-width:1}\
+svg .frame{fill:#fafafa;stroke:#bbb;stroke-width:1}svg .window{fill:#fff3c4}\
 svg path.trace{fill:none;stroke:#1f5fbf;stroke-width:1;stroke-linejoin:round}\
 svg .bar.pass{fill:#4c9a5b}svg .bar.fail{fill:#d0553f}svg .bar.missing{fill:#9e9e9e}\
 svg .bl{font-size:11px}svg .bv{font-size:10px;fill:#555}\

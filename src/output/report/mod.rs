@@ -276,6 +276,13 @@ pub fn write_reports(
             });
             (p.unwrap_or(usize::MAX), rec.unwrap_or(usize::MAX), *i)
         });
+        let window = |t: &LaneTrace| {
+            evaluations
+                .iter()
+                .filter(|e| e.key == r.label)
+                .find_map(|e| e.windows.get(&t.protocol))
+                .map(|w| (w.stim_start_ms, w.stim_end_ms))
+        };
         let plots = mine
             .into_iter()
             .map(|(i, t)| svg::TracePlot {
@@ -285,6 +292,7 @@ pub fn write_reports(
                 t0_ms: t.t0_ms,
                 dt_ms: t.dt_ms,
                 values: &t.values,
+                window_ms: window(t),
             })
             .collect();
         sections.push(html::Section {
@@ -308,6 +316,7 @@ pub fn write_reports(
             t0_ms: t.t0_ms,
             dt_ms: t.dt_ms,
             values: &t.values,
+            window_ms: None,
         })
         .collect();
     if !orphans.is_empty() {
@@ -412,6 +421,7 @@ mod tests {
                 holding_na: Some(-0.0625),
                 threshold_na: None,
             },
+            windows: BTreeMap::new(),
         }
     }
 

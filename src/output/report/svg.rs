@@ -131,6 +131,8 @@ pub struct TracePlot<'a> {
     pub t0_ms: f64,
     pub dt_ms: f64,
     pub values: &'a [f64],
+    /// The features' stimulus window [ms], shaded behind the trace.
+    pub window_ms: Option<(f64, f64)>,
 }
 
 /// Plot size [px].
@@ -199,6 +201,19 @@ pub fn trace_svg(p: &TracePlot<'_>) -> String {
         t0 = label(p.t0_ms),
         t1 = label(t_end),
     );
+    if let Some((a, b)) = p.window_ms {
+        // clipped to the plotted time span
+        let xa = MARGIN_L + ((a - p.t0_ms) / tspan).clamp(0.0, 1.0) * plot_w;
+        let xb = MARGIN_L + ((b - p.t0_ms) / tspan).clamp(0.0, 1.0) * plot_w;
+        if xb > xa {
+            let _ = write!(
+                s,
+                "<rect class=\"window\" x=\"{xa:.1}\" y=\"{MARGIN_T}\" width=\"{w:.1}\" \
+                 height=\"{plot_h}\"><title>stimulus window {a} to {b} ms</title></rect>",
+                w = xb - xa,
+            );
+        }
+    }
     let _ = write!(
         s,
         "<path class=\"trace\" data-trace=\"{key}\" d=\"{d}\"/></svg>",
@@ -345,7 +360,9 @@ mod tests {
             t0_ms: 0.0,
             dt_ms: 0.1,
             values: &[-70.0, -60.0, -65.0],
+            window_ms: Some((0.1, 0.15)),
         });
+        assert_eq!(svg.matches("<rect class=\"window\"").count(), 1);
         assert!(!svg.contains("<p>"));
         assert_eq!(svg.matches("<path class=\"trace\"").count(), 1);
     }
