@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod features;
 mod geometry;
+mod gpu_backend;
 mod gpu_hines;
 mod gpu_kernels;
 mod gpu_wgsl;

@@ -11,11 +11,17 @@
 //! - [`mechanism`]: pipelines of one mechanism's WGSL module and its column blocks.
 //! - [`cable`]: the Hines solve of `shaders/hines.wgsl` and its buffers.
 //! - [`blocks`]: how elements are split into blocks that fit one binding.
+//! - [`backend`]: [`GpuBackend`], the engine's schedule executed on the device.
+//! - [`stimulus`]: the electrode tables of a batch (where each time falls among the clamps).
 
+pub mod backend;
 pub mod blocks;
 pub mod cable;
 pub mod mechanism;
 pub mod shader;
+pub mod stimulus;
+
+pub use backend::GpuBackend;
 
 use std::fmt;
 
@@ -142,7 +148,13 @@ fn rank(t: wgpu::DeviceType) -> u8 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
     Uniform,
-    Storage { read_only: bool },
+    /// A uniform bound with a dynamic offset, `size` bytes at a time.
+    DynamicUniform {
+        size: u64,
+    },
+    Storage {
+        read_only: bool,
+    },
 }
 
 /// An open device and its queue.
@@ -342,6 +354,28 @@ impl Gpu {
         label: &str,
         kinds: &[Binding],
     ) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+        let group = self.group_layout(label, kinds);
+        let pipeline = self.pipeline_layout(label, &[&group]);
+        (group, pipeline)
+    }
+
+    /// A pipeline layout of several bind groups (group `k` is `groups[k]`).
+    pub fn pipeline_layout(
+        &self,
+        label: &str,
+        groups: &[&wgpu::BindGroupLayout],
+    ) -> wgpu::PipelineLayout {
+        let groups: Vec<Option<&wgpu::BindGroupLayout>> = groups.iter().map(|g| Some(*g)).collect();
+        self.device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(label),
+                bind_group_layouts: &groups,
+                immediate_size: 0,
+            })
+    }
+
+    /// A bind group layout of compute bindings `0..kinds.len()`.
+    pub fn group_layout(&self, label: &str, kinds: &[Binding]) -> wgpu::BindGroupLayout {
         let entries: Vec<wgpu::BindGroupLayoutEntry> = kinds
             .iter()
             .enumerate()
@@ -350,31 +384,60 @@ impl Gpu {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match k {
-                        Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                        Binding::Uniform | Binding::DynamicUniform { .. } => {
+                            wgpu::BufferBindingType::Uniform
+                        }
                         Binding::Storage { read_only } => wgpu::BufferBindingType::Storage {
                             read_only: *read_only,
                         },
                     },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
+                    has_dynamic_offset: matches!(k, Binding::DynamicUniform { .. }),
+                    min_binding_size: match k {
+                        Binding::DynamicUniform { size } => std::num::NonZeroU64::new(*size),
+                        _ => None,
+                    },
                 },
                 count: None,
             })
             .collect();
-        let group = self
-            .device
+        self.device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some(label),
                 entries: &entries,
-            });
-        let pipeline = self
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            })
+    }
+
+    /// A bind group of one uniform buffer bound `size` bytes at a time at a dynamic offset.
+    pub fn dynamic_bind_group(
+        &self,
+        label: &str,
+        layout: &wgpu::BindGroupLayout,
+        buffer: &wgpu::Buffer,
+        size: u64,
+    ) -> wgpu::BindGroup {
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(size),
+                }),
+            }],
+        })
+    }
+
+    /// A uniform buffer of `bytes` bytes (zeros), writable from the queue.
+    pub fn uniform_bytes(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
-                bind_group_layouts: &[Some(&group)],
-                immediate_size: 0,
-            });
-        (group, pipeline)
+                contents: bytes,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
     }
 
     /// A bind group of `buffers`, bound whole at bindings `0..buffers.len()`.
