@@ -3,6 +3,7 @@
 //! ([`probe`]), and the `emsweep run` driver that puts them together with the engine
 //! ([`sweep`]).
 
+pub mod compare;
 pub mod probe;
 pub mod stimulus;
 pub mod sweep;
