@@ -111,7 +111,14 @@ pub fn run(cli: Cli) -> u8 {
             out,
             dat_dir,
             paths,
-        } => run_sweep(protocols, &backend, precision.as_deref(), out, dat_dir, &paths),
+        } => run_sweep(
+            protocols,
+            &backend,
+            precision.as_deref(),
+            out,
+            dat_dir,
+            &paths,
+        ),
         Command::Compare {
             backends,
             precision,
@@ -150,11 +157,15 @@ fn make_backend(
     };
     let precision = precision.map(parse).transpose()?;
     match name {
-        "cpu" => Ok(Box::new(CpuBackend::new(precision.unwrap_or(Precision::F64)))),
+        "cpu" => Ok(Box::new(CpuBackend::new(
+            precision.unwrap_or(Precision::F64),
+        ))),
         "gpu" | "auto" => {
             if precision == Some(Precision::F64) {
                 if name == "auto" {
-                    eprintln!("backend auto: f64 asked for, the GPU runs f32: using the CPU backend");
+                    eprintln!(
+                        "backend auto: f64 asked for, the GPU runs f32: using the CPU backend"
+                    );
                     return Ok(Box::new(CpuBackend::new(Precision::F64)));
                 }
                 return Err("--backend gpu runs in f32 only: use --precision f32 (or --backend cpu for f64)".into());
@@ -171,7 +182,9 @@ fn make_backend(
                 }
                 Err(e) if name == "auto" => {
                     eprintln!("backend auto: {e}; using the CPU backend");
-                    Ok(Box::new(CpuBackend::new(precision.unwrap_or(Precision::F32))))
+                    Ok(Box::new(CpuBackend::new(
+                        precision.unwrap_or(Precision::F32),
+                    )))
                 }
                 Err(e) => Err(format!("--backend gpu: {e}")),
             }

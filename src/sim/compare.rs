@@ -60,7 +60,8 @@ impl TraceDiff {
     pub fn within(&self, tol: &Tolerance) -> bool {
         self.spikes_ref == self.spikes_other
             && self.worst_spike_dt_ms <= tol.spike_time_ms
-            && (tol.pre_spike_dv_mv.is_infinite() || self.worst_pre_spike_dv_mv <= tol.pre_spike_dv_mv)
+            && (tol.pre_spike_dv_mv.is_infinite()
+                || self.worst_pre_spike_dv_mv <= tol.pre_spike_dv_mv)
     }
 }
 
@@ -123,9 +124,9 @@ fn as_f64(s: &Samples) -> Vec<f64> {
 pub fn diff_runs(reference: &[StoredTrace], other: &[StoredTrace], tol: &Tolerance) -> Vec<Row> {
     let mut rows = Vec::new();
     for r in reference.iter().filter(|r| r.variable == "v") {
-        let o = other
-            .iter()
-            .find(|o| o.emodel == r.emodel && o.protocol == r.protocol && o.recording == r.recording);
+        let o = other.iter().find(|o| {
+            o.emodel == r.emodel && o.protocol == r.protocol && o.recording == r.recording
+        });
         let (rv, ov) = (as_f64(&r.data), o.map(|o| as_f64(&o.data)));
         for lane in 0..r.lanes {
             let diff = ov.as_ref().and_then(|ov| {
@@ -169,7 +170,14 @@ pub fn render(rows: &[Row], reference: &str, other: &str, tol: &Tolerance) -> St
     );
     s.push_str(&format!(
         "{:<28} {:<28} {:<12} {:>8} {:>8} {:>12} {:>12}  {}\n",
-        "e-model", "protocol", "recording", "spikes", "spikes'", "max Δt ms", "max ΔV mV", "verdict"
+        "e-model",
+        "protocol",
+        "recording",
+        "spikes",
+        "spikes'",
+        "max Δt ms",
+        "max ΔV mV",
+        "verdict"
     ));
     for r in rows {
         let (a, b, dt, dv) = match &r.diff {
@@ -221,7 +229,10 @@ mod tests {
     fn diffs_follow_the_numerics_spec() {
         let a = spiky(0, 1000);
         let d = diff_traces(&a, &a, 0.0, 0.025);
-        assert_eq!((d.spikes_ref, d.worst_spike_dt_ms, d.worst_pre_spike_dv_mv), (10, 0.0, 0.0));
+        assert_eq!(
+            (d.spikes_ref, d.worst_spike_dt_ms, d.worst_pre_spike_dv_mv),
+            (10, 0.0, 0.0)
+        );
         assert!(d.within(&tolerance("cpu-f32", "gpu-f32")));
         // shifted by one sample: same count, 0.025 ms apart
         let b = spiky(1, 1000);
@@ -235,12 +246,19 @@ mod tests {
         c[10] += 0.5;
         c[500] += 5.0;
         let flat = vec![-70.0; 1000];
-        let d = diff_traces(&flat, &c[..].iter().map(|x| x.min(-60.0)).collect::<Vec<_>>(), 0.0, 0.025);
+        let d = diff_traces(
+            &flat,
+            &c[..].iter().map(|x| x.min(-60.0)).collect::<Vec<_>>(),
+            0.0,
+            0.025,
+        );
         assert_eq!(d.spikes_ref, 0);
         assert!((d.worst_pre_spike_dv_mv - 10.0).abs() < 1e-12);
         let mut e = a.clone();
         e[10] = f64::NAN;
-        assert!(diff_traces(&a, &e, 0.0, 0.025).worst_pre_spike_dv_mv.is_nan());
+        assert!(diff_traces(&a, &e, 0.0, 0.025)
+            .worst_pre_spike_dv_mv
+            .is_nan());
         assert!(!diff_traces(&a, &e, 0.0, 0.025).within(&tolerance("cpu-f32", "gpu-f32")));
         // one spike fewer
         let mut f = a.clone();
@@ -250,6 +268,9 @@ mod tests {
         let d = diff_traces(&a, &f, 0.0, 0.025);
         assert_eq!(d.spikes_other + 1, d.spikes_ref);
         assert!(!d.within(&tolerance("cpu-f64", "cpu-f32")));
-        assert_eq!(tolerance("cpu-f64", "gpu-f32").pre_spike_dv_mv, f64::INFINITY);
+        assert_eq!(
+            tolerance("cpu-f64", "gpu-f32").pre_spike_dv_mv,
+            f64::INFINITY
+        );
     }
 }

@@ -131,6 +131,12 @@ impl GpuBackend {
         }
     }
 
+    /// Another backend on the same device (own settings, own pipeline caches): for runs that
+    /// differ in `precision`, `steps_per_submission` or `max_lanes_per_group`.
+    pub fn on_same_device(&self) -> GpuBackend {
+        GpuBackend::on(self.gpu.clone())
+    }
+
     /// The adapter, in words.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.gpu.adapter
@@ -307,11 +313,92 @@ impl FixedKernels {
 
 /// Around one kernel of one mechanism: the gather and scatter plans (column, source code pairs).
 #[derive(Clone, Debug, Default)]
-struct KernelPlan {
-    gather: Vec<(u32, u32)>,
-    scatter: Vec<(u32, u32)>,
+pub(crate) struct KernelPlan {
+    pub(crate) gather: Vec<(u32, u32)>,
+    pub(crate) scatter: Vec<(u32, u32)>,
     /// Species whose concentration the kernel writes.
-    writes_concentration_of: Vec<usize>,
+    pub(crate) writes_concentration_of: Vec<usize>,
+}
+
+/// The gather and scatter plans of every kernel of every mechanism of `model` (`[m][hook]`),
+/// after checking that the WGSL and CPU column layouts agree. The gather plan holds what the CPU
+/// program reads, the accumulations it makes, and what the generated kernel loads.
+pub(crate) fn kernel_plans(model: &CellModel) -> Result<Vec<[KernelPlan; 3]>, String> {
+    let mut plans = Vec::new();
+    for pm in &model.mechanisms {
+        let w = wgsl::emit(&pm.ir);
+        let cols = &w.columns;
+        if cols.len() != pm.cpu.columns.len()
+            || cols
+                .iter()
+                .zip(&pm.cpu.columns)
+                .any(|(a, b)| !same_column(*a, *b))
+        {
+            return Err(format!(
+                "mechanism `{}`: the WGSL and CPU column layouts differ; a bug",
+                pm.suffix
+            ));
+        }
+        let mut hook_plans: [KernelPlan; 3] = Default::default();
+        for hook in Hook::ALL {
+            let program = pm.cpu.program(hook);
+            let mut read: Vec<usize> = Vec::new();
+            for op in &program.ops {
+                if let ProgramOp::Read { column, .. } = *op {
+                    read.push(column as usize);
+                }
+            }
+            let mut written: Vec<usize> = Vec::new();
+            for o in &program.outputs {
+                match *o {
+                    ProgramOutput::Set { column, .. } => written.push(column as usize),
+                    ProgramOutput::Add { column, .. } => {
+                        read.push(column as usize);
+                        written.push(column as usize);
+                    }
+                }
+            }
+            // what the generated kernel loads, in case it differs from the CPU program
+            let kernel = pm.ir.kernel(hook);
+            for id in pm.ir.arena.reachable(kernel.writes.iter().map(|x| x.value)) {
+                if let Expr::Load(l) = *pm.ir.arena.get(id) {
+                    let c = match l {
+                        Load::Field(f) => Column::Field(f),
+                        Load::Ion(i, v) => Column::Ion(i, v),
+                        Load::Sim(s) => Column::Sim(s),
+                    };
+                    if let Some(ci) = w.column(c) {
+                        read.push(ci);
+                    }
+                }
+            }
+            read.sort_unstable();
+            read.dedup();
+            written.sort_unstable();
+            written.dedup();
+            let plan = &mut hook_plans[hook_index(hook)];
+            for &c in &read {
+                if let Some(code) = source_code(&pm.ion_index, cols[c]) {
+                    plan.gather.push((c as u32, code));
+                }
+            }
+            for &c in &written {
+                if let Some(code) = source_code(&pm.ion_index, cols[c]) {
+                    if code != 3 {
+                        plan.scatter.push((c as u32, code));
+                    }
+                }
+                if let Column::Ion(i, var) = cols[c] {
+                    let s = pm.ion_index[i.index()];
+                    if var.is_concentration() && !plan.writes_concentration_of.contains(&s) {
+                        plan.writes_concentration_of.push(s);
+                    }
+                }
+            }
+        }
+        plans.push(hook_plans);
+    }
+    Ok(plans)
 }
 
 /// Everything about a model that does not depend on the lanes.
@@ -327,7 +414,7 @@ enum PrepareError {
     Internal(String),
 }
 
-fn hook_index(h: Hook) -> usize {
+pub(crate) fn hook_index(h: Hook) -> usize {
     match h {
         Hook::Init => 0,
         Hook::Current => 1,
@@ -341,82 +428,11 @@ impl<'m> Prepared<'m> {
         model: &'m CellModel,
         schedule: &Schedule,
     ) -> Result<Prepared<'m>, PrepareError> {
+        let plans = kernel_plans(model).map_err(PrepareError::Internal)?;
         let mut kernels = Vec::new();
-        let mut plans = Vec::new();
         for pm in &model.mechanisms {
             let w = wgsl::emit(&pm.ir);
-            let cols = &w.columns;
-            if cols.len() != pm.cpu.columns.len()
-                || cols
-                    .iter()
-                    .zip(&pm.cpu.columns)
-                    .any(|(a, b)| !same_column(*a, *b))
-            {
-                return Err(PrepareError::Internal(format!(
-                    "mechanism `{}`: the WGSL and CPU column layouts differ; a bug",
-                    pm.suffix
-                )));
-            }
-            let k = backend.mechanism_kernels(&w).map_err(PrepareError::Gpu)?;
-            let mut hook_plans: [KernelPlan; 3] = Default::default();
-            for hook in Hook::ALL {
-                let program = pm.cpu.program(hook);
-                let mut read: Vec<usize> = Vec::new();
-                for op in &program.ops {
-                    if let ProgramOp::Read { column, .. } = *op {
-                        read.push(column as usize);
-                    }
-                }
-                let mut written: Vec<usize> = Vec::new();
-                for o in &program.outputs {
-                    match *o {
-                        ProgramOutput::Set { column, .. } => written.push(column as usize),
-                        ProgramOutput::Add { column, .. } => {
-                            read.push(column as usize);
-                            written.push(column as usize);
-                        }
-                    }
-                }
-                // what the generated kernel loads, in case it differs from the CPU program
-                let kernel = pm.ir.kernel(hook);
-                for id in pm.ir.arena.reachable(kernel.writes.iter().map(|x| x.value)) {
-                    if let Expr::Load(l) = *pm.ir.arena.get(id) {
-                        let c = match l {
-                            Load::Field(f) => Column::Field(f),
-                            Load::Ion(i, v) => Column::Ion(i, v),
-                            Load::Sim(s) => Column::Sim(s),
-                        };
-                        if let Some(ci) = w.column(c) {
-                            read.push(ci);
-                        }
-                    }
-                }
-                read.sort_unstable();
-                read.dedup();
-                written.sort_unstable();
-                written.dedup();
-                let plan = &mut hook_plans[hook_index(hook)];
-                for &c in &read {
-                    if let Some(code) = source_code(&pm.ion_index, cols[c]) {
-                        plan.gather.push((c as u32, code));
-                    }
-                }
-                for &c in &written {
-                    if let Some(code) = source_code(&pm.ion_index, cols[c]) {
-                        if code != 3 {
-                            plan.scatter.push((c as u32, code));
-                        }
-                    }
-                    if let Column::Ion(i, var) = cols[c] {
-                        let s = pm.ion_index[i.index()];
-                        if var.is_concentration() && !plan.writes_concentration_of.contains(&s) {
-                            plan.writes_concentration_of.push(s);
-                        }
-                    }
-                }
-            }
-            kernels.push(k);
-            plans.push(hook_plans);
+            kernels.push(backend.mechanism_kernels(&w).map_err(PrepareError::Gpu)?);
         }
         // every kernel phase of the schedule has its entry point
         for phase in schedule.init.iter().chain(&schedule.step) {

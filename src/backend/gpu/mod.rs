@@ -12,6 +12,7 @@
 //! - [`cable`]: the Hines solve of `shaders/hines.wgsl` and its buffers.
 //! - [`blocks`]: how elements are split into blocks that fit one binding.
 //! - [`backend`]: [`GpuBackend`], the engine's schedule executed on the device.
+//! - [`traffic`]: bytes and flops of one step, counted from the schedule and kernels.
 //! - [`stimulus`]: the electrode tables of a batch (where each time falls among the clamps).
 
 pub mod backend;
@@ -20,6 +21,7 @@ pub mod cable;
 pub mod mechanism;
 pub mod shader;
 pub mod stimulus;
+pub mod traffic;
 
 pub use backend::GpuBackend;
 
@@ -475,6 +477,131 @@ impl Gpu {
                     source: wgpu::ShaderSource::Wgsl(source.into()),
                 })
         })
+    }
+}
+
+/// One buffer of a one-off dispatch ([`Gpu::run_once`]): its binding kind and contents.
+#[derive(Clone, Debug)]
+pub struct OnceBuffer {
+    pub kind: Binding,
+    pub bytes: Vec<u8>,
+}
+
+impl OnceBuffer {
+    pub fn new<T: bytemuck::Pod>(kind: Binding, data: &[T]) -> OnceBuffer {
+        OnceBuffer {
+            kind,
+            bytes: bytemuck::cast_slice(data).to_vec(),
+        }
+    }
+}
+
+impl Gpu {
+    /// Runs entry point `entry` of `source` once over `workgroups` with bind groups `groups`
+    /// (group k binding j is `groups[k][j]`; a `DynamicUniform` is bound at offset 0) and
+    /// returns every buffer's contents afterwards, in the same nesting: the harness that tests a
+    /// hand-written shader against its CPU twin.
+    pub fn run_once(
+        &self,
+        label: &str,
+        source: &str,
+        entry: &str,
+        groups: &[Vec<OnceBuffer>],
+        workgroups: (u32, u32),
+    ) -> Result<Vec<Vec<Vec<u8>>>, GpuError> {
+        let module = self.shader_module(label, source)?;
+        let layouts: Vec<wgpu::BindGroupLayout> = groups
+            .iter()
+            .map(|g| {
+                let kinds: Vec<Binding> = g.iter().map(|b| b.kind).collect();
+                self.group_layout(label, &kinds)
+            })
+            .collect();
+        let refs: Vec<&wgpu::BindGroupLayout> = layouts.iter().collect();
+        let layout = self.pipeline_layout(label, &refs);
+        let pipeline = self.compute_pipeline(label, &layout, &module, entry)?;
+        let buffers: Vec<Vec<wgpu::Buffer>> = groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|b| {
+                        use wgpu::util::DeviceExt;
+                        let mut bytes = b.bytes.clone();
+                        bytes.resize(bytes.len().max(4).next_multiple_of(4), 0);
+                        let usage = match b.kind {
+                            Binding::Storage { .. } => wgpu::BufferUsages::STORAGE,
+                            _ => wgpu::BufferUsages::UNIFORM,
+                        };
+                        self.device
+                            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                                label: Some(label),
+                                contents: &bytes,
+                                usage: usage | wgpu::BufferUsages::COPY_SRC,
+                            })
+                    })
+                    .collect()
+            })
+            .collect();
+        let binds: Vec<wgpu::BindGroup> = buffers
+            .iter()
+            .zip(&layouts)
+            .zip(groups)
+            .map(|((bs, l), g)| {
+                let entries: Vec<wgpu::BindGroupEntry> = bs
+                    .iter()
+                    .zip(g)
+                    .enumerate()
+                    .map(|(i, (b, ob))| wgpu::BindGroupEntry {
+                        binding: i as u32,
+                        resource: match ob.kind {
+                            Binding::DynamicUniform { size } => {
+                                wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                    buffer: b,
+                                    offset: 0,
+                                    size: std::num::NonZeroU64::new(size),
+                                })
+                            }
+                            _ => b.as_entire_binding(),
+                        },
+                    })
+                    .collect();
+                self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(label),
+                    layout: l,
+                    entries: &entries,
+                })
+            })
+            .collect();
+        self.checked(|| {
+            self.submit_and_wait(|enc| {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(label),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&pipeline);
+                for (k, b) in binds.iter().enumerate() {
+                    let offsets: Vec<u32> = groups[k]
+                        .iter()
+                        .filter(|x| matches!(x.kind, Binding::DynamicUniform { .. }))
+                        .map(|_| 0)
+                        .collect();
+                    pass.set_bind_group(k as u32, b, &offsets);
+                }
+                pass.dispatch_workgroups(workgroups.0, workgroups.1, 1);
+            })
+        })??;
+        let mut out = Vec::new();
+        for (g, bs) in groups.iter().zip(&buffers) {
+            let mut o = Vec::new();
+            for (ob, b) in g.iter().zip(bs) {
+                let words: Vec<u32> = self.read_buffer(b, ob.bytes.len().div_ceil(4))?;
+                let mut bytes: Vec<u8> = bytemuck::cast_slice(&words).to_vec();
+                bytes.truncate(ob.bytes.len());
+                o.push(bytes);
+            }
+            out.push(o);
+        }
+        Ok(out)
     }
 }
 
