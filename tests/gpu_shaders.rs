@@ -191,7 +191,7 @@ fn lane_shaders_match_their_twins() {
         1,
         &list,
         2.0,
-        &t.lane_values[lanes * 2..lanes * 3].to_vec(),
+        &t.lane_values[lanes * 2..lanes * 3],
         &mut t.ions,
     );
     // Vulkan's `log` is within 3 ulp outside [0.5, 2] and within 2^-21 absolute inside it;
@@ -208,14 +208,7 @@ fn lane_shaders_match_their_twins() {
     let mut z = case.clone();
     z.op[6] = 0.0f32.to_bits();
     let d = z.on_device("nernst");
-    device::nernst(
-        s,
-        1,
-        &list,
-        0.0,
-        &z.lane_values[lanes * 2..].to_vec(),
-        &mut z.ions,
-    );
+    device::nernst(s, 1, &list, 0.0, &z.lane_values[lanes * 2..], &mut z.ions);
     assert_bits("nernst valence 0", &d.ions, &z.ions);
 
     let d = case.on_device("clear_ion_current");
@@ -394,7 +387,16 @@ fn electrodes_match_their_twin() {
             .unwrap_or_else(|e| panic!("{e}"));
         let mut twin = acc_i.clone();
         device::electrodes(
-            lanes, clamps, slot, &lane_info, &entries, &values, &positions, &mut twin,
+            &device::ElectrodeTables {
+                lanes,
+                clamps,
+                lane_info: &lane_info,
+                entries: &entries,
+                values: &values,
+                positions: &positions,
+            },
+            slot,
+            &mut twin,
         );
         let dev = f32s(&r[0][5]);
         let changed = twin.iter().zip(&acc_i).filter(|(a, b)| a != b).count();

@@ -215,33 +215,37 @@ pub fn scatter(
     }
 }
 
-/// `electrodes`: for each lane with an electrode (`lane_info[4·lane]` its node, then first entry
-/// and entry count), each entry (clamp g, amplitude offset) at the time slot `slot`'s position
-/// `positions[(slot · clamps + g) · 4 ..]` (mode, k, theta bits): 0 off, 1 fixed, 2 value k,
-/// 3 between k−1 and k at theta, 4 the mean of k−1 and k; a nonzero amplitude is subtracted from
-/// the current accumulator.
-pub fn electrodes(
-    lanes: usize,
-    clamps: usize,
-    slot: usize,
-    lane_info: &[u32],
-    entries: &[u32],
-    values: &[f32],
-    positions: &[u32],
-    acc_i: &mut [f32],
-) {
+/// The tables of `shaders/electrodes.wgsl` (see [`electrodes`]).
+pub struct ElectrodeTables<'a> {
+    pub lanes: usize,
+    /// Clamps of all programs (the stride of `positions`).
+    pub clamps: usize,
+    /// Per lane: electrode node (`u32::MAX`: none), first entry, entry count, unused.
+    pub lane_info: &'a [u32],
+    /// Per entry: clamp g, offset of its amplitudes in `values`.
+    pub entries: &'a [u32],
+    pub values: &'a [f32],
+    /// Per time slot and clamp: mode, k, theta bits, unused.
+    pub positions: &'a [u32],
+}
+
+/// `electrodes`: for each lane with an electrode, each of its entries at the time slot
+/// `slot`'s position (mode 0 off, 1 fixed, 2 value k, 3 between k−1 and k at theta, 4 the mean
+/// of k−1 and k); a nonzero amplitude is subtracted from the current accumulator.
+pub fn electrodes(t: &ElectrodeTables, slot: usize, acc_i: &mut [f32]) {
+    let (lanes, values, positions) = (t.lanes, t.values, t.positions);
     for lane in 0..lanes {
-        let node = lane_info[lane * 4];
+        let node = t.lane_info[lane * 4];
         if node == u32::MAX {
             continue;
         }
         let k = node as usize * lanes + lane;
-        let first = lane_info[lane * 4 + 1] as usize;
-        let n = lane_info[lane * 4 + 2] as usize;
+        let first = t.lane_info[lane * 4 + 1] as usize;
+        let n = t.lane_info[lane * 4 + 2] as usize;
         for j in first..first + n {
-            let g = entries[2 * j] as usize;
-            let off = entries[2 * j + 1] as usize;
-            let p = (slot * clamps + g) * 4;
+            let g = t.entries[2 * j] as usize;
+            let off = t.entries[2 * j + 1] as usize;
+            let p = (slot * t.clamps + g) * 4;
             let at = positions[p + 1] as usize;
             let amp = match positions[p] {
                 1 => values[off],
