@@ -255,7 +255,7 @@ mod tests {
         assert_eq!(d.spikes_ref, 0);
         assert!((d.worst_pre_spike_dv_mv - 10.0).abs() < 1e-12);
         let mut e = a.clone();
-        e[10] = f64::NAN;
+        e[5] = f64::NAN;
         assert!(diff_traces(&a, &e, 0.0, 0.025)
             .worst_pre_spike_dv_mv
             .is_nan());
