@@ -270,7 +270,8 @@ fn synplas_gpu_matches_cpu_f32() {
 }
 
 /// f64 on the GPU backend is a diagnostic, not a panic; decimated recordings, probes of ion
-/// values and a batch split into lane groups and submissions give the same values as one run.
+/// values and a batch split into lane groups and submissions give the same values as one run; a
+/// failing lane is reported as the CPU backend reports it.
 #[test]
 fn gpu_backend_settings() {
     let (em, model) = load("emodelrunner/synplas_sample_dir", "cADpyr_L4TPC");
@@ -342,4 +343,37 @@ fn gpu_backend_settings() {
             .fold(0.0, f64::max);
         assert!(worst < 1e-4, "cai differs by {worst} (relative)");
     }
+
+    // a lane driven beyond ±1000 mV fails when and where the CPU's does; its neighbour does not
+    let bad = LaneSpec {
+        stimulus: Some(squares(&model, &[(1.0, 100.0, 1e5)])),
+        ..lane.clone()
+    };
+    let pair = Batch {
+        model: &model,
+        lanes: vec![lane.clone(), bad],
+    };
+    let g = run(gpu_backend(), &pair, &config).unwrap_or_else(|d| panic!("{}", render(&d)));
+    let c = run(&CpuBackend::new(Precision::F32), &pair, &config).unwrap();
+    let (gf, cf) = (g.lanes[1].failure.unwrap(), c.lanes[1].failure.unwrap());
+    assert_eq!(
+        (gf.t_ms, gf.node),
+        (cf.t_ms, cf.node),
+        "gpu {gf:?}, cpu {cf:?}"
+    );
+    assert!(!(gf.v_mv.abs() <= 1000.0), "{gf:?}");
+    let k = (gf.t_ms / em.dt_ms).round() as usize;
+    assert!(g.lanes[1].traces[0][..k].iter().all(|x| x.is_finite()));
+    assert!(g.lanes[1].traces[0][k..].iter().all(|x| x.is_nan()));
+    assert!(g.lanes[0].failure.is_none());
+    assert_eq!(
+        g.lanes[0].traces[0]
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>(),
+        whole.lanes[0].traces[0]
+            .iter()
+            .map(|x| x.to_bits())
+            .collect::<Vec<_>>()
+    );
 }
