@@ -361,7 +361,7 @@ fn gpu_backend_settings() {
         (cf.t_ms, cf.node),
         "gpu {gf:?}, cpu {cf:?}"
     );
-    assert!(!(gf.v_mv.abs() <= 1000.0), "{gf:?}");
+    assert!(gf.v_mv.is_nan() || gf.v_mv.abs() > 1000.0, "{gf:?}");
     let k = (gf.t_ms / em.dt_ms).round() as usize;
     assert!(g.lanes[1].traces[0][..k].iter().all(|x| x.is_finite()));
     assert!(g.lanes[1].traces[0][k..].iter().all(|x| x.is_nan()));
