@@ -274,7 +274,7 @@ fn a_broken_package_fails_alone() {
 fn run_usage_errors_exit_2() {
     let examples = repo_root().join("examples");
     for args in [
-        vec!["run", "--backend", "gpu"],
+        vec!["run", "--backend", "gpu", "--precision", "f64"],
         vec!["run", "--precision", "f16"],
         vec!["run", "--backend", "tpu"],
         vec!["run", "no/such/dir"],

@@ -6,9 +6,11 @@
 //!
 //! - [`cable`]: the tree matrix of NEURON's fixed step, its Hines solve, the voltage update.
 //! - [`mechanism`]: the register programs that run mechanism kernels over many lanes.
+//! - [`device`]: twins of the GPU backend's hand-written lane, gather and electrode shaders.
 //! - [`Real`]: the precisions the kernels run in (`f32`, `f64`).
 
 pub mod cable;
+pub mod device;
 pub mod mechanism;
 mod real;
 

@@ -3,7 +3,7 @@
 //!
 //! - [`cpu::CpuBackend`]: the reference backend, f64 (compared with NEURON) or f32 (the GPU's
 //!   precision), lanes cut into blocks run in parallel with rayon.
-//! - [`gpu`]: wgpu devices, WGSL pipelines and buffers (f32); not yet driven by the schedule.
+//! - [`gpu`]: the same schedule on a wgpu device (`gpu::GpuBackend`, f32; lavapipe included).
 
 pub mod cpu;
 pub mod gpu;

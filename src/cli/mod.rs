@@ -38,18 +38,39 @@ pub enum Command {
         /// the packages that needs no threshold/holding current search.
         #[arg(long, value_delimiter = ',', default_value = "package")]
         protocols: Vec<String>,
-        /// Where to simulate: `cpu` (the GPU backend is not driven by the schedule yet).
+        /// Where to simulate: `cpu`; `gpu` (any Vulkan adapter, lavapipe included; f32); `auto`
+        /// (a real GPU when there is one, otherwise the CPU backend; never a CPU-type adapter).
         #[arg(long, default_value = "cpu")]
         backend: String,
-        /// Floating-point precision of the simulation: `f64` or `f32`.
-        #[arg(long, default_value = "f64")]
-        precision: String,
+        /// Floating-point precision of the simulation: `f64` or `f32` (default: f64 on the CPU,
+        /// f32 on a GPU).
+        #[arg(long)]
+        precision: Option<String>,
         /// Output folder for traces.h5 and run.json.
         #[arg(long, default_value = "emsweep-out")]
         out: PathBuf,
         /// Also write EModelRunner-style `.dat` files here.
         #[arg(long)]
         dat_dir: Option<PathBuf>,
+        /// Package directories, or directories to search for packages.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the same sweep on several backends and compare their voltage traces (spike counts,
+    /// spike times, |ΔV| before the first spike); exit 1 beyond spec/VALIDATION.md's tolerances.
+    Compare {
+        /// Backends, comma-separated (`cpu`, `gpu`, `auto`); the first is the reference.
+        #[arg(long, value_delimiter = ',', default_value = "cpu,gpu")]
+        backends: Vec<String>,
+        /// Precision of every backend: `f32` or `f64` (a GPU runs f32 only).
+        #[arg(long, default_value = "f32")]
+        precision: String,
+        /// Protocol names or globs, as for `run`.
+        #[arg(long, value_delimiter = ',', default_value = "package")]
+        protocols: Vec<String>,
+        /// Output folder: one subfolder per backend (`cpu-f32/`, `gpu-f32/`).
+        #[arg(long, default_value = "emsweep-compare")]
+        out: PathBuf,
         /// Package directories, or directories to search for packages.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -90,7 +111,21 @@ pub fn run(cli: Cli) -> u8 {
             out,
             dat_dir,
             paths,
-        } => run_sweep(protocols, &backend, &precision, out, dat_dir, &paths),
+        } => run_sweep(
+            protocols,
+            &backend,
+            precision.as_deref(),
+            out,
+            dat_dir,
+            &paths,
+        ),
+        Command::Compare {
+            backends,
+            precision,
+            protocols,
+            out,
+            paths,
+        } => run_compare(&backends, &precision, protocols, out, &paths),
         Command::Check { paths } => {
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {
                 eprintln!("error: {}: no such file or directory", missing.display());
@@ -107,51 +142,89 @@ pub fn run(cli: Cli) -> u8 {
     }
 }
 
-fn run_sweep(
+/// The backend `--backend` names, at `precision` (`None`: the backend's own default), or the
+/// message of a usage error. A GPU backend's adapter is printed.
+fn make_backend(
+    name: &str,
+    precision: Option<&str>,
+) -> Result<Box<dyn crate::backend::Backend>, String> {
+    use crate::backend::gpu::{AdapterPolicy, GpuBackend};
+    use crate::backend::{cpu::CpuBackend, Precision};
+    let parse = |p: &str| match p {
+        "f64" => Ok(Precision::F64),
+        "f32" => Ok(Precision::F32),
+        other => Err(format!("--precision must be f64 or f32, not `{other}`")),
+    };
+    let precision = precision.map(parse).transpose()?;
+    match name {
+        "cpu" => Ok(Box::new(CpuBackend::new(
+            precision.unwrap_or(Precision::F64),
+        ))),
+        "gpu" | "auto" => {
+            if precision == Some(Precision::F64) {
+                if name == "auto" {
+                    eprintln!(
+                        "backend auto: f64 asked for, the GPU runs f32: using the CPU backend"
+                    );
+                    return Ok(Box::new(CpuBackend::new(Precision::F64)));
+                }
+                return Err("--backend gpu runs in f32 only: use --precision f32 (or --backend cpu for f64)".into());
+            }
+            let policy = if name == "gpu" {
+                AdapterPolicy::Any
+            } else {
+                AdapterPolicy::RealGpu
+            };
+            match GpuBackend::new(policy) {
+                Ok(b) => {
+                    eprintln!("backend {name}: GPU adapter {}", b.adapter());
+                    Ok(Box::new(b))
+                }
+                Err(e) if name == "auto" => {
+                    eprintln!("backend auto: {e}; using the CPU backend");
+                    Ok(Box::new(CpuBackend::new(
+                        precision.unwrap_or(Precision::F32),
+                    )))
+                }
+                Err(e) => Err(format!("--backend gpu: {e}")),
+            }
+        }
+        other => Err(format!("--backend must be cpu, gpu or auto, not `{other}`")),
+    }
+}
+
+/// Checks the PATHS and protocol selection of `run` and `compare`; the usage error, if any.
+fn check_inputs(paths: &[PathBuf], protocols: &[String]) -> Result<(), String> {
+    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
+        return Err(format!("{}: no such file or directory", missing.display()));
+    }
+    if let Some(file) = paths.iter().find(|p| !p.is_dir()) {
+        return Err(format!(
+            "{}: not a directory (protocol files as PATHS are not supported yet; give package directories)",
+            file.display()
+        ));
+    }
+    if protocols.iter().any(|p| p.trim().is_empty()) {
+        return Err("--protocols: an empty protocol name".into());
+    }
+    Ok(())
+}
+
+/// Runs the sweep on `backend` into `out`; prints failures and the summary. `Ok(true)` when
+/// something failed.
+fn sweep_on(
+    backend: &dyn crate::backend::Backend,
     protocols: Vec<String>,
-    backend: &str,
-    precision: &str,
     out: PathBuf,
     dat_dir: Option<PathBuf>,
     paths: &[PathBuf],
-) -> u8 {
+) -> Result<bool, String> {
     use crate::backend::Precision;
-    let precision = match precision {
-        "f64" => Precision::F64,
-        "f32" => Precision::F32,
-        other => {
-            eprintln!("error: --precision must be f64 or f32, not `{other}`");
-            return exit::USAGE;
-        }
+    let precision = if backend.name().ends_with("f32") {
+        Precision::F32
+    } else {
+        Precision::F64
     };
-    match backend {
-        "cpu" => {}
-        "gpu" => {
-            eprintln!(
-                "error: --backend gpu is not available for `run` yet (the GPU backend is not driven by the engine's schedule); use --backend cpu"
-            );
-            return exit::USAGE;
-        }
-        other => {
-            eprintln!("error: --backend must be cpu, not `{other}`");
-            return exit::USAGE;
-        }
-    }
-    if let Some(missing) = paths.iter().find(|p| !p.exists()) {
-        eprintln!("error: {}: no such file or directory", missing.display());
-        return exit::USAGE;
-    }
-    if let Some(file) = paths.iter().find(|p| !p.is_dir()) {
-        eprintln!(
-            "error: {}: not a directory (protocol files as PATHS are not supported yet; give package directories)",
-            file.display()
-        );
-        return exit::USAGE;
-    }
-    if protocols.iter().any(|p| p.trim().is_empty()) {
-        eprintln!("error: --protocols: an empty protocol name");
-        return exit::USAGE;
-    }
     let opts = crate::sim::sweep::SweepOptions {
         protocols,
         precision,
@@ -160,29 +233,121 @@ fn run_sweep(
         command: std::env::args().collect(),
         progress: true,
     };
-    let backend = crate::backend::cpu::CpuBackend::new(precision);
-    match crate::sim::sweep::sweep(paths, &opts, &backend) {
-        Ok((report, summary)) => {
-            for f in &report.failures {
-                let at = match (&f.file, f.line) {
-                    (Some(file), Some(line)) => format!("{file}:{line}: "),
-                    (Some(file), None) => format!("{file}: "),
-                    _ => String::new(),
-                };
-                eprintln!("{}[{}]: {at}{}", f.severity, f.kind, f.message);
-            }
-            print!("{}", summary.render());
-            println!("wrote {}", opts.out_dir.display());
-            if summary.failed {
-                exit::SOME_FAILED
-            } else {
-                exit::OK
-            }
+    let (report, summary) = crate::sim::sweep::sweep(paths, &opts, backend)?;
+    for f in &report.failures {
+        let at = match (&f.file, f.line) {
+            (Some(file), Some(line)) => format!("{file}:{line}: "),
+            (Some(file), None) => format!("{file}: "),
+            _ => String::new(),
+        };
+        eprintln!("{}[{}]: {at}{}", f.severity, f.kind, f.message);
+    }
+    print!("{}", summary.render());
+    println!("wrote {}", opts.out_dir.display());
+    Ok(summary.failed)
+}
+
+fn run_sweep(
+    protocols: Vec<String>,
+    backend: &str,
+    precision: Option<&str>,
+    out: PathBuf,
+    dat_dir: Option<PathBuf>,
+    paths: &[PathBuf],
+) -> u8 {
+    if let Err(e) = check_inputs(paths, &protocols) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
+    let backend = match make_backend(backend, precision) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
         }
+    };
+    match sweep_on(backend.as_ref(), protocols, out, dat_dir, paths) {
+        Ok(false) => exit::OK,
+        Ok(true) => exit::SOME_FAILED,
         Err(e) => {
             eprintln!("error: {e}");
             exit::SOME_FAILED
         }
+    }
+}
+
+fn run_compare(
+    backends: &[String],
+    precision: &str,
+    protocols: Vec<String>,
+    out: PathBuf,
+    paths: &[PathBuf],
+) -> u8 {
+    use crate::sim::compare;
+    if let Err(e) = check_inputs(paths, &protocols) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
+    if backends.len() < 2 {
+        eprintln!("error: --backends needs at least two backends to compare");
+        return exit::USAGE;
+    }
+    let mut made = Vec::new();
+    for name in backends {
+        match make_backend(name.trim(), Some(precision)) {
+            Ok(b) => made.push(b),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+    }
+    // one folder per backend; the same backend twice gets numbered folders
+    let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+    for (k, b) in made.iter().enumerate() {
+        let name = b.name();
+        let dir = if made.iter().filter(|o| o.name() == name).count() > 1 {
+            out.join(format!("{name}.{k}"))
+        } else {
+            out.join(&name)
+        };
+        dirs.push((name, dir));
+    }
+    let mut failed = false;
+    for (b, (_, dir)) in made.iter().zip(&dirs) {
+        println!("== {}", b.name());
+        match sweep_on(b.as_ref(), protocols.clone(), dir.clone(), None, paths) {
+            Ok(f) => failed |= f,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::SOME_FAILED;
+            }
+        }
+    }
+    let (ref_name, ref_dir) = &dirs[0];
+    for (name, dir) in &dirs[1..] {
+        let tol = compare::tolerance(ref_name, name);
+        match compare::diff_files(&ref_dir.join("traces.h5"), &dir.join("traces.h5"), &tol) {
+            Ok(rows) => {
+                print!("{}", compare::render(&rows, ref_name, name, &tol));
+                let bad = rows.iter().filter(|r| !r.ok).count();
+                if bad > 0 {
+                    println!("{bad} of {} traces beyond tolerance", rows.len());
+                    failed = true;
+                } else {
+                    println!("all {} traces within tolerance", rows.len());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        exit::SOME_FAILED
+    } else {
+        exit::OK
     }
 }
 

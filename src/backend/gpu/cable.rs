@@ -200,6 +200,33 @@ impl CableBuffers {
             .write_buffer(&self.params, 0, bytemuck::bytes_of(&p));
     }
 
+    /// The membrane potential buffer [mV] (interleaved f32).
+    pub fn v_buffer(&self) -> &wgpu::Buffer {
+        &self.v
+    }
+
+    /// The right-hand side buffer (the schedule accumulates membrane currents in it).
+    pub fn rhs_buffer(&self) -> &wgpu::Buffer {
+        &self.rhs
+    }
+
+    /// The diagonal buffer (the schedule accumulates membrane conductances in it).
+    pub fn d_buffer(&self) -> &wgpu::Buffer {
+        &self.d
+    }
+
+    /// Records the cable step over the lanes into an open compute pass (bind group 0 only).
+    pub fn dispatch_step_in(&self, gpu: &Gpu, kernel: &HinesKernel, pass: &mut wgpu::ComputePass) {
+        let (x, y) = workgroups(
+            self.lanes as u64,
+            HINES_WORKGROUP_SIZE,
+            gpu.limits.max_compute_workgroups_per_dimension,
+        );
+        pass.set_pipeline(&kernel.step);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
+    }
+
     /// Solves and waits.
     pub fn solve(&self, gpu: &Gpu, kernel: &HinesKernel) -> Result<(), GpuError> {
         gpu.checked(|| gpu.submit_and_wait(|enc| self.dispatch_solve(gpu, kernel, enc)))?

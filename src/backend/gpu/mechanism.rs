@@ -190,6 +190,35 @@ impl ColumnBlock {
         })
     }
 
+    /// The storage buffer holding every column (column-major, stride [`ColumnBlock::elements`]).
+    pub fn data_buffer(&self) -> &wgpu::Buffer {
+        &self.data
+    }
+
+    /// Records the kernel of `hook` into an open compute pass (bind group 0 only).
+    pub fn dispatch_in(
+        &self,
+        gpu: &Gpu,
+        kernels: &MechanismKernels,
+        hook: Hook,
+        pass: &mut wgpu::ComputePass,
+    ) {
+        let Some(pipeline) = kernels.pipeline(hook) else {
+            return;
+        };
+        if self.elements == 0 {
+            return;
+        }
+        let (x, y) = workgroups(
+            self.elements as u64,
+            WORKGROUP_SIZE,
+            gpu.limits.max_compute_workgroups_per_dimension,
+        );
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(x, y, 1);
+    }
+
     /// The uniform buffer of the block (for a schedule that updates `count`).
     pub fn params_buffer(&self) -> &wgpu::Buffer {
         &self.params
@@ -252,6 +281,11 @@ impl MechanismBlocks {
             instances,
             blocks,
         })
+    }
+
+    /// The blocks: which instances each holds, and its columns.
+    pub fn blocks(&self) -> impl Iterator<Item = (&super::blocks::Block, &ColumnBlock)> {
+        self.blocks.iter().map(|(b, c)| (b, c))
     }
 
     /// Number of blocks (bindings, dispatches per kernel).

@@ -11,11 +11,19 @@
 //! - [`mechanism`]: pipelines of one mechanism's WGSL module and its column blocks.
 //! - [`cable`]: the Hines solve of `shaders/hines.wgsl` and its buffers.
 //! - [`blocks`]: how elements are split into blocks that fit one binding.
+//! - [`backend`]: [`GpuBackend`], the engine's schedule executed on the device.
+//! - [`traffic`]: bytes and flops of one step, counted from the schedule and kernels.
+//! - [`stimulus`]: the electrode tables of a batch (where each time falls among the clamps).
 
+pub mod backend;
 pub mod blocks;
 pub mod cable;
 pub mod mechanism;
 pub mod shader;
+pub mod stimulus;
+pub mod traffic;
+
+pub use backend::GpuBackend;
 
 use std::fmt;
 
@@ -142,7 +150,13 @@ fn rank(t: wgpu::DeviceType) -> u8 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
     Uniform,
-    Storage { read_only: bool },
+    /// A uniform bound with a dynamic offset, `size` bytes at a time.
+    DynamicUniform {
+        size: u64,
+    },
+    Storage {
+        read_only: bool,
+    },
 }
 
 /// An open device and its queue.
@@ -342,6 +356,28 @@ impl Gpu {
         label: &str,
         kinds: &[Binding],
     ) -> (wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+        let group = self.group_layout(label, kinds);
+        let pipeline = self.pipeline_layout(label, &[&group]);
+        (group, pipeline)
+    }
+
+    /// A pipeline layout of several bind groups (group `k` is `groups[k]`).
+    pub fn pipeline_layout(
+        &self,
+        label: &str,
+        groups: &[&wgpu::BindGroupLayout],
+    ) -> wgpu::PipelineLayout {
+        let groups: Vec<Option<&wgpu::BindGroupLayout>> = groups.iter().map(|g| Some(*g)).collect();
+        self.device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(label),
+                bind_group_layouts: &groups,
+                immediate_size: 0,
+            })
+    }
+
+    /// A bind group layout of compute bindings `0..kinds.len()`.
+    pub fn group_layout(&self, label: &str, kinds: &[Binding]) -> wgpu::BindGroupLayout {
         let entries: Vec<wgpu::BindGroupLayoutEntry> = kinds
             .iter()
             .enumerate()
@@ -350,31 +386,60 @@ impl Gpu {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match k {
-                        Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                        Binding::Uniform | Binding::DynamicUniform { .. } => {
+                            wgpu::BufferBindingType::Uniform
+                        }
                         Binding::Storage { read_only } => wgpu::BufferBindingType::Storage {
                             read_only: *read_only,
                         },
                     },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
+                    has_dynamic_offset: matches!(k, Binding::DynamicUniform { .. }),
+                    min_binding_size: match k {
+                        Binding::DynamicUniform { size } => std::num::NonZeroU64::new(*size),
+                        _ => None,
+                    },
                 },
                 count: None,
             })
             .collect();
-        let group = self
-            .device
+        self.device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: Some(label),
                 entries: &entries,
-            });
-        let pipeline = self
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            })
+    }
+
+    /// A bind group of one uniform buffer bound `size` bytes at a time at a dynamic offset.
+    pub fn dynamic_bind_group(
+        &self,
+        label: &str,
+        layout: &wgpu::BindGroupLayout,
+        buffer: &wgpu::Buffer,
+        size: u64,
+    ) -> wgpu::BindGroup {
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(size),
+                }),
+            }],
+        })
+    }
+
+    /// A uniform buffer of `bytes` bytes (zeros), writable from the queue.
+    pub fn uniform_bytes(&self, label: &str, bytes: &[u8]) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
-                bind_group_layouts: &[Some(&group)],
-                immediate_size: 0,
-            });
-        (group, pipeline)
+                contents: bytes,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
     }
 
     /// A bind group of `buffers`, bound whole at bindings `0..buffers.len()`.
@@ -412,6 +477,131 @@ impl Gpu {
                     source: wgpu::ShaderSource::Wgsl(source.into()),
                 })
         })
+    }
+}
+
+/// One buffer of a one-off dispatch ([`Gpu::run_once`]): its binding kind and contents.
+#[derive(Clone, Debug)]
+pub struct OnceBuffer {
+    pub kind: Binding,
+    pub bytes: Vec<u8>,
+}
+
+impl OnceBuffer {
+    pub fn new<T: bytemuck::Pod>(kind: Binding, data: &[T]) -> OnceBuffer {
+        OnceBuffer {
+            kind,
+            bytes: bytemuck::cast_slice(data).to_vec(),
+        }
+    }
+}
+
+impl Gpu {
+    /// Runs entry point `entry` of `source` once over `workgroups` with bind groups `groups`
+    /// (group k binding j is `groups[k][j]`; a `DynamicUniform` is bound at offset 0) and
+    /// returns every buffer's contents afterwards, in the same nesting: the harness that tests a
+    /// hand-written shader against its CPU twin.
+    pub fn run_once(
+        &self,
+        label: &str,
+        source: &str,
+        entry: &str,
+        groups: &[Vec<OnceBuffer>],
+        workgroups: (u32, u32),
+    ) -> Result<Vec<Vec<Vec<u8>>>, GpuError> {
+        let module = self.shader_module(label, source)?;
+        let layouts: Vec<wgpu::BindGroupLayout> = groups
+            .iter()
+            .map(|g| {
+                let kinds: Vec<Binding> = g.iter().map(|b| b.kind).collect();
+                self.group_layout(label, &kinds)
+            })
+            .collect();
+        let refs: Vec<&wgpu::BindGroupLayout> = layouts.iter().collect();
+        let layout = self.pipeline_layout(label, &refs);
+        let pipeline = self.compute_pipeline(label, &layout, &module, entry)?;
+        let buffers: Vec<Vec<wgpu::Buffer>> = groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|b| {
+                        use wgpu::util::DeviceExt;
+                        let mut bytes = b.bytes.clone();
+                        bytes.resize(bytes.len().max(4).next_multiple_of(4), 0);
+                        let usage = match b.kind {
+                            Binding::Storage { .. } => wgpu::BufferUsages::STORAGE,
+                            _ => wgpu::BufferUsages::UNIFORM,
+                        };
+                        self.device
+                            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                                label: Some(label),
+                                contents: &bytes,
+                                usage: usage | wgpu::BufferUsages::COPY_SRC,
+                            })
+                    })
+                    .collect()
+            })
+            .collect();
+        let binds: Vec<wgpu::BindGroup> = buffers
+            .iter()
+            .zip(&layouts)
+            .zip(groups)
+            .map(|((bs, l), g)| {
+                let entries: Vec<wgpu::BindGroupEntry> = bs
+                    .iter()
+                    .zip(g)
+                    .enumerate()
+                    .map(|(i, (b, ob))| wgpu::BindGroupEntry {
+                        binding: i as u32,
+                        resource: match ob.kind {
+                            Binding::DynamicUniform { size } => {
+                                wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                    buffer: b,
+                                    offset: 0,
+                                    size: std::num::NonZeroU64::new(size),
+                                })
+                            }
+                            _ => b.as_entire_binding(),
+                        },
+                    })
+                    .collect();
+                self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: Some(label),
+                    layout: l,
+                    entries: &entries,
+                })
+            })
+            .collect();
+        self.checked(|| {
+            self.submit_and_wait(|enc| {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some(label),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&pipeline);
+                for (k, b) in binds.iter().enumerate() {
+                    let offsets: Vec<u32> = groups[k]
+                        .iter()
+                        .filter(|x| matches!(x.kind, Binding::DynamicUniform { .. }))
+                        .map(|_| 0)
+                        .collect();
+                    pass.set_bind_group(k as u32, b, &offsets);
+                }
+                pass.dispatch_workgroups(workgroups.0, workgroups.1, 1);
+            })
+        })??;
+        let mut out = Vec::new();
+        for (g, bs) in groups.iter().zip(&buffers) {
+            let mut o = Vec::new();
+            for (ob, b) in g.iter().zip(bs) {
+                let words: Vec<u32> = self.read_buffer(b, ob.bytes.len().div_ceil(4))?;
+                let mut bytes: Vec<u8> = bytemuck::cast_slice(&words).to_vec();
+                bytes.truncate(ob.bytes.len());
+                o.push(bytes);
+            }
+            out.push(o);
+        }
+        Ok(out)
     }
 }
 

@@ -43,4 +43,29 @@ mod tests {
             vec!["hines_solve".to_string(), "cable_step".to_string()]
         );
     }
+
+    #[test]
+    fn the_backend_shaders_are_valid() {
+        use crate::backend::gpu::backend::{ELECTRODES_WGSL, GATHER_WGSL, LANES_WGSL};
+        for (src, entries) in [
+            (
+                LANES_WGSL,
+                &[
+                    "set_voltage",
+                    "clear_matrix",
+                    "negate_currents",
+                    "set_concentrations",
+                    "nernst",
+                    "clear_ion_current",
+                    "check_lanes",
+                    "record",
+                ][..],
+            ),
+            (GATHER_WGSL, &["gather", "scatter"][..]),
+            (ELECTRODES_WGSL, &["electrodes"][..]),
+        ] {
+            validate_wgsl(src).unwrap();
+            assert_eq!(entry_points(src).unwrap(), entries);
+        }
+    }
 }

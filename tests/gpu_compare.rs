@@ -1,0 +1,75 @@
+//! `emsweep compare --backends cpu,gpu` end to end on lavapipe (or a real GPU): both sweeps
+//! written, the table printed, exit 0 within the tolerances; usage errors exit 2.
+
+use std::process::Command;
+
+use crate::common::repo_root;
+
+fn emsweep(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_emsweep"))
+        .args(args)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// The two-compartment example's `Step_150` (300 ms, hh) on cpu-f32 and gpu-f32.
+#[test]
+fn compare_cpu_and_gpu_on_an_example() {
+    let out = std::env::temp_dir().join(format!("emsweep-compare-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_s = out.to_string_lossy().to_string();
+    let (code, stdout, stderr) = emsweep(&[
+        "compare",
+        "--backends",
+        "cpu,gpu",
+        "--protocols",
+        "Step_150",
+        "--out",
+        &out_s,
+        "examples/two_compartment_swc",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("GPU adapter"), "{stderr}");
+    assert!(out.join("cpu-f32/traces.h5").is_file());
+    assert!(out.join("gpu-f32/traces.h5").is_file());
+    assert!(stdout.contains("gpu-f32 against cpu-f32"), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("Step_150") && l.contains("soma.v"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(row.ends_with("ok"), "{row}");
+    // the cell fires: a spike count above zero in both columns
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    let n = cols.len();
+    assert_eq!(cols[n - 5], cols[n - 4], "{row}");
+    assert_ne!(cols[n - 5], "0", "{row}");
+    assert!(stdout.contains("all 1 traces within tolerance"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn compare_usage_errors_exit_2() {
+    for args in [
+        vec!["compare", "--backends", "cpu", "examples"],
+        vec!["compare", "--backends", "cpu,tpu", "examples"],
+        vec![
+            "compare",
+            "--backends",
+            "cpu,gpu",
+            "--precision",
+            "f64",
+            "examples",
+        ],
+        vec!["compare", "no/such/dir"],
+    ] {
+        let (code, stdout, stderr) = emsweep(&args);
+        assert_eq!(code, 2, "{args:?}\n{stdout}\n{stderr}");
+        assert!(!stderr.is_empty(), "{args:?}");
+    }
+}
