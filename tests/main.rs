@@ -12,6 +12,7 @@ mod nmodl;
 mod probe;
 mod run;
 mod scores;
+mod search;
 mod sim;
 mod sim_cells;
 mod stimulus;

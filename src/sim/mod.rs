@@ -1,8 +1,11 @@
 //! Simulation pieces that do not depend on mechanisms: the electrode currents of a protocol
 //! ([`stimulus`], with NEURON's fixed-step clock) and where its recordings are read
-//! ([`probe`]), and the `emsweep run` driver that puts them together with the engine
-//! ([`sweep`]).
+//! ([`probe`]), the holding/threshold current searches threshold-based protocols depend on
+//! ([`search`]), the built-in protocol templates ([`templates`]), and the `emsweep run` driver
+//! that puts them together with the engine ([`sweep`]).
 
 pub mod probe;
+pub mod search;
 pub mod stimulus;
 pub mod sweep;
+pub mod templates;
