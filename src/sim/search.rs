@@ -230,11 +230,11 @@ pub struct BpemPlan {
 pub enum SearchPlan {
     EModelRunner {
         rules: Rules,
-        rmp: Protocol,
-        rmp_feature: WindowedFeature,
+        rmp: Box<Protocol>,
+        rmp_feature: Box<WindowedFeature>,
         variants: Vec<EmrVariant>,
     },
-    BluePyEModel(BpemPlan),
+    BluePyEModel(Box<BpemPlan>),
 }
 
 /// A `StepProtocol`'s stimulus window as EModelRunner's protocol classes give it: the first
@@ -358,8 +358,8 @@ impl SearchPlan {
         }
         Ok(SearchPlan::EModelRunner {
             rules,
-            rmp,
-            rmp_feature,
+            rmp: Box::new(rmp),
+            rmp_feature: Box::new(rmp_feature),
             variants,
         })
     }
@@ -371,7 +371,7 @@ impl SearchPlan {
                 .find(|f| f.protocol == protocol && f.efel_name == efel)
                 .cloned()
         };
-        SearchPlan::BluePyEModel(BpemPlan {
+        SearchPlan::BluePyEModel(Box::new(BpemPlan {
             rmp_feature: find("RMPProtocol", "steady_state_voltage_stimend"),
             rin_feature: find("RinProtocol", "ohmic_input_resistance_vb_ssse"),
             holding_feature: find("SearchHoldingCurrent", "steady_state_voltage_stimend"),
@@ -380,7 +380,7 @@ impl SearchPlan {
                 strict_stiminterval: true,
                 ..Settings::default()
             },
-        })
+        }))
     }
 
     pub fn rules(&self) -> Rules {
@@ -618,12 +618,16 @@ fn bpem_step(
 // The searches
 // ------------------------------------------------------------------------------------------
 
-/// Runs `protocol` for the given lanes and returns each lane's soma voltage.
+/// Each lane's soma voltage (None: the lane failed).
+type LaneTraces = Vec<Option<Vec<f64>>>;
+
+/// Runs `protocol` for the given lanes and returns the sample times and each lane's soma
+/// voltage.
 fn run_lanes(
     runner: &mut dyn SomaRunner,
     protocol: &Protocol,
     lanes: &[SearchRun],
-) -> Result<(Vec<f64>, Vec<Option<Vec<f64>>>), Diagnostic> {
+) -> Result<(Vec<f64>, LaneTraces), Diagnostic> {
     if lanes.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -1144,11 +1148,12 @@ fn bpem_search(
                             &spike_settings,
                         )
                     });
-                    let vb = match (v.as_ref(), spiking) {
-                        (Some(v), Some(n)) if n == 0.0 => {
-                            package_feature(target, &t, v, window, Some(0.0))
-                        }
-                        _ => None,
+                    // a spike at the holding makes the voltage unusable (`no_spikes`)
+                    let vb = if spiking == Some(0.0) {
+                        v.as_ref()
+                            .and_then(|v| package_feature(target, &t, v, window, Some(0.0)))
+                    } else {
+                        None
                     };
                     let r = &mut results[c].variants[0];
                     r.holding_steps.push((mid, vb));
@@ -1342,7 +1347,7 @@ mod tests {
 
     #[test]
     fn bluepyemodel_rules_find_a_toy_threshold_by_bisection() {
-        let plan = SearchPlan::BluePyEModel(BpemPlan {
+        let plan = SearchPlan::BluePyEModel(Box::new(BpemPlan {
             rmp_feature: None,
             rin_feature: None,
             holding_feature: None,
@@ -1351,7 +1356,7 @@ mod tests {
                 strict_stiminterval: true,
                 ..Settings::default()
             },
-        });
+        }));
         let mut toy = Toy {
             dt: 0.1,
             threshold_na: 0.1234,
