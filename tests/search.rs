@@ -330,3 +330,90 @@ fn thalamus_searches_match_emodelrunner_and_feed_step_200_hyp() {
     let times: Vec<f64> = (0..v.len()).map(|k| k as f64 * t.dt_ms).collect();
     assert_eq!(emsweep::features::spike_times_ms(&times, v, -20.0).len(), 5);
 }
+
+/// A stand-in cell for the search rules: passive (100 MΩ, rest −70 mV: v = −70 + 100·I(t)),
+/// with a spike in the middle of the run when the step current above the holding reaches
+/// `threshold_na`. No simulation, so the SSCx rules run in the default test run.
+struct ToyCell {
+    dt_ms: f64,
+    threshold_na: f64,
+}
+
+impl search::SomaRunner for ToyCell {
+    fn dt_ms(&self) -> f64 {
+        self.dt_ms
+    }
+    fn run_soma(
+        &mut self,
+        protocol: &emsweep::package::Protocol,
+        lanes: &[search::SearchRun],
+    ) -> Result<Vec<Option<Vec<f64>>>, emsweep::diag::Diagnostic> {
+        let currents: Vec<_> = lanes.iter().map(|l| l.currents).collect();
+        let program = emsweep::sim::stimulus::build(protocol, &currents)?;
+        let times =
+            emsweep::sim::stimulus::FixedStepClock::sample_times_ms(self.dt_ms, program.tstop_ms);
+        Ok((0..lanes.len())
+            .map(|l| {
+                let i: Vec<f64> = times.iter().map(|&t| program.current_na(l, t)).collect();
+                let mut v: Vec<f64> = i.iter().map(|x| -70.0 + 100.0 * x).collect();
+                let step = i.iter().fold(f64::MIN, |a, &b| a.max(b)) - i[0];
+                if step >= self.threshold_na {
+                    let k = v.len() / 2;
+                    v[k..k + 40].iter_mut().for_each(|x| *x = 20.0);
+                }
+                Some(v)
+            })
+            .collect())
+    }
+}
+
+/// EModelRunner's SSCx rules on the SSCx package's own search configuration, with the
+/// stand-in cell: one holding step (the estimate is exact for a passive cell), 20 short pulses
+/// from −holding up to (−40 − target) / Rin, the first that spikes as the upper bound, then
+/// bisection on full steps while the bracket is 0.01 nA or wider.
+#[test]
+fn sscx_rules_on_a_passive_stand_in_cell() {
+    let read =
+        emsweep::package::read_package(&real_packages_dir().join("emodelrunner/sscx_sample_dir"));
+    let em = read
+        .emodels
+        .iter()
+        .find(|m| m.protocol_sets.iter().any(|s| s.main.is_some()))
+        .unwrap();
+    let plan = SearchPlan::for_emodel(em).unwrap();
+    assert_eq!(plan.rules(), Rules::EModelRunnerSscx);
+    let mut toy = ToyCell {
+        dt_ms: em.dt_ms,
+        threshold_na: 0.2,
+    };
+    let cell = search::search(&plan, &mut toy, 1).unwrap().swap_remove(0);
+    let v = &cell.variants[0];
+    assert_eq!(v.failure, None);
+    assert!((cell.rmp_mv.unwrap() + 70.0).abs() < 1e-9);
+    let target = v.target_voltage_mv.unwrap();
+    assert_eq!(target, -81.9855);
+    let rin0 = v.rin_noholding_mohm.unwrap();
+    // the stand-in's step edges fall on samples: eFEL's windows see a little of them
+    assert!((rin0 - 100.0).abs() < 0.5, "{rin0}");
+    // (target − RMP) / Rin0 × 2 and 0 bracket the holding; the midpoint is the estimate,
+    // within 0.1 mV of the target here
+    assert_eq!(v.holding_steps.len(), 1);
+    let hold = v.holding_na.unwrap();
+    assert!((hold - (target + 70.0) / rin0).abs() < 1e-12, "{hold}");
+    let max = v.max_threshold_na.unwrap();
+    assert!((max - (-40.0 - target) / v.rin_mohm.unwrap()).abs() < 1e-15);
+    let short: Vec<f64> = v
+        .threshold_steps
+        .iter()
+        .filter(|s| s.short)
+        .map(|s| s.current_na)
+        .collect();
+    let grid = search::linspace(-hold, max, 20);
+    let first = grid.iter().position(|&x| x >= 0.2).unwrap();
+    assert_eq!(short, grid[..=first]);
+    let long: Vec<_> = v.threshold_steps.iter().filter(|s| !s.short).collect();
+    // the bracket halves from grid[first] + hold to below 0.01 nA: 4 steps here
+    assert_eq!(long.len(), 4);
+    let thr = v.threshold_na.unwrap();
+    assert!((0.2..0.2 + 0.01).contains(&thr), "{thr}");
+}
