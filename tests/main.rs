@@ -17,6 +17,7 @@ mod probe;
 mod report;
 mod run;
 mod scores;
+mod search;
 mod sim;
 mod sim_cells;
 mod stimulus;

@@ -35,7 +35,8 @@ pub enum Command {
     /// Simulate the protocols of every e-model under PATHS and write traces.h5 and run.json.
     Run {
         /// Protocol names or globs (`*`, `?`), comma-separated; `package` = every protocol of
-        /// the packages that needs no threshold/holding current search.
+        /// the packages; built-in template names (`step`, `ramp`, `IDrest`, `IV`, `APWaveform`,
+        /// `sAHP`, `firepattern`) add those protocols to every e-model.
         #[arg(long, value_delimiter = ',', default_value = "package")]
         protocols: Vec<String>,
         /// Where to simulate: `cpu`; `gpu` (any Vulkan adapter, lavapipe included; f32); `auto`

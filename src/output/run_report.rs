@@ -73,7 +73,69 @@ pub struct EModelRun {
     pub package: String,
     /// How many parameter sets (lanes) ran.
     pub lanes: usize,
+    /// The holding/threshold current search, when a selected protocol needed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchReport>,
     pub protocols: Vec<ProtocolRun>,
+}
+
+/// What the current search of one e-model did and found (lane 0: the e-model's own parameters).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchReport {
+    /// Whose rules: `emodelrunner-sscx`, `emodelrunner-thalamus`, `bluepyemodel`.
+    pub rules: String,
+    /// Why these rules (e.g. the e-model configures no search and BluePyEModel's defaults apply).
+    pub note: String,
+    /// The resting potential [mV].
+    pub rmp_mv: Option<f64>,
+    /// One per search: SSCx and BluePyEModel one (`variant` ""), the thalamus `dep` and `hyp`.
+    pub searches: Vec<CurrentSearchReport>,
+    /// Simulated time of the search, summed over lanes [ms].
+    pub simulated_ms: f64,
+    /// Batches (engine runs) the search took.
+    pub batches: usize,
+    pub wall_s: f64,
+}
+
+/// One search's results and every step it took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CurrentSearchReport {
+    pub variant: String,
+    /// The holding search's target voltage [mV] (none: no holding search).
+    pub target_voltage_mv: Option<f64>,
+    /// Input resistance without holding current [MΩ] (EModelRunner).
+    pub rin_noholding_mohm: Option<f64>,
+    /// The holding current found [nA] (the tools' `bpo_holding_current`).
+    pub bpo_holding_current: Option<f64>,
+    /// Input resistance at the holding current [MΩ].
+    pub rin_mohm: Option<f64>,
+    /// The largest current the threshold search tried [nA].
+    pub max_threshold_current_na: Option<f64>,
+    /// The threshold current found [nA] (the tools' `bpo_threshold_current`).
+    pub bpo_threshold_current: Option<f64>,
+    /// Every holding current tried [nA] with the voltage base it gave [mV].
+    pub holding_steps: Vec<HoldingStep>,
+    /// Every step current tried, in order.
+    pub threshold_steps: Vec<ThresholdStep>,
+    /// Why the search gave no current.
+    #[serde(default)]
+    pub failure: Option<String>,
+}
+
+/// One holding current tried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HoldingStep {
+    pub current_na: f64,
+    pub voltage_base_mv: Option<f64>,
+}
+
+/// One step current tried by the threshold search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdStep {
+    pub current_na: f64,
+    /// A short pulse (EModelRunner's first phase) rather than the full step.
+    pub short: bool,
+    pub spiked: bool,
 }
 
 /// How a protocol ended.
@@ -201,6 +263,7 @@ mod tests {
             label: "ballstick_hh".into(),
             package: "examples/ball_and_stick_hh".into(),
             lanes: 2,
+            search: None,
             protocols: vec![ProtocolRun {
                 name: "Step_300".into(),
                 status: RunStatus::Ok,

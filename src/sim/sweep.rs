@@ -7,9 +7,20 @@
 //! stimulus or recordings cannot be made, a lane that diverges — each is recorded in
 //! `run.json` (with file and line where it has one) and the rest goes on.
 //!
-//! Protocols whose currents come from the threshold/holding search (EModelRunner's
+//! Protocols whose currents come from the holding/threshold current search (EModelRunner's
 //! `StepThreshold`/`RampThreshold`, steps or holdings with a null amplitude, BluePyEModel's
-//! threshold-based e-codes) are not run yet: they are listed as skipped with that reason.
+//! threshold-based e-codes, and the built-in templates of `protocols/`) run after that search
+//! ([`crate::sim::search`]), once per e-model, at the currents it found; the search and its
+//! results are recorded in `run.json`. The rules are the package's own: EModelRunner's main
+//! protocol where the package has one, BluePyEModel's search protocols otherwise. An e-model
+//! that configures no search (emsweep's examples, BluePyOpt's L5PC, a BluePyEModel package
+//! without `SearchHoldingCurrent` targets) gets what BluePyEModel gives a
+//! `ThresholdBasedNoHoldingProtocol`: no holding current, and the threshold of
+//! `SearchThresholdCurrent` with the pipeline's defaults.
+//!
+//! `--protocols` entries that name a built-in template (`step`, `ramp`, `IDrest`, ...) add its
+//! protocols to every e-model; other entries are names or globs of the packages' own
+//! protocols, or `package` for all of them.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -22,13 +33,16 @@ use crate::engine::{
 };
 use crate::ir::IonVar;
 use crate::layout::Node;
+use crate::output::run_report::{CurrentSearchReport, HoldingStep, SearchReport, ThresholdStep};
 use crate::output::run_report::{EModelRun, Failure, ProtocolRun, RunReport, RunStatus};
 use crate::output::traces::{SamplesRef, TraceBlock, TracesWriter};
 use crate::package::{ECodeProtocolType, EModel, Protocol, Stimulus};
 use crate::sim::probe::{self, ProbeVariable};
+use crate::sim::search::{self, CellResult, EngineRunner, SearchPlan};
 use crate::sim::stimulus::{self, LaneCurrents};
+use crate::sim::templates::{self, Template};
 
-/// The protocol selection word meaning "every protocol that needs no current search".
+/// The protocol selection word meaning "every protocol of the packages".
 pub const PACKAGE_SELECTION: &str = "package";
 
 /// What `emsweep run` was asked to do.
@@ -98,9 +112,9 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     p[i..].iter().all(|&c| c == '*')
 }
 
-/// Why a protocol cannot run without the threshold/holding current search, if it cannot.
+/// Why a protocol needs the holding/threshold current search, if it does.
 pub fn search_needed(stimulus: &Stimulus) -> Option<&'static str> {
-    const REASON: &str = "needs the threshold/holding current search, which is not implemented yet";
+    const REASON: &str = "its currents come from the holding/threshold current search";
     let null_amp = |s: &crate::package::SquarePulse| s.amp_na.is_none();
     let needs = match stimulus {
         Stimulus::StepThreshold { .. } | Stimulus::RampThreshold { .. } => true,
@@ -125,6 +139,87 @@ fn selected(patterns: &[String], name: &str) -> bool {
         .any(|p| p == PACKAGE_SELECTION || glob_match(p, name))
 }
 
+/// The built-in templates `patterns` name, in the order named.
+pub fn selected_templates(patterns: &[String]) -> Vec<Template> {
+    let mut out: Vec<Template> = Vec::new();
+    for p in patterns {
+        if let Some(t) = templates::find(p) {
+            if !out.iter().any(|x| x.name == t.name) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// The search's findings as `run.json` records them.
+fn search_report(
+    plan: &SearchPlan,
+    note: &str,
+    cell: &CellResult,
+    runner: &EngineRunner,
+    wall_s: f64,
+) -> SearchReport {
+    SearchReport {
+        rules: plan.rules().name().into(),
+        note: note.into(),
+        rmp_mv: cell.rmp_mv,
+        searches: cell
+            .variants
+            .iter()
+            .map(|v| CurrentSearchReport {
+                variant: v.variant.clone(),
+                target_voltage_mv: v.target_voltage_mv,
+                rin_noholding_mohm: v.rin_noholding_mohm,
+                bpo_holding_current: v.holding_na,
+                rin_mohm: v.rin_mohm,
+                max_threshold_current_na: v.max_threshold_na,
+                bpo_threshold_current: v.threshold_na,
+                holding_steps: v
+                    .holding_steps
+                    .iter()
+                    .map(|&(current_na, voltage_base_mv)| HoldingStep {
+                        current_na,
+                        voltage_base_mv,
+                    })
+                    .collect(),
+                threshold_steps: v
+                    .threshold_steps
+                    .iter()
+                    .map(|s| ThresholdStep {
+                        current_na: s.current_na,
+                        short: s.short,
+                        spiked: s.spiked,
+                    })
+                    .collect(),
+                failure: v.failure.clone(),
+            })
+            .collect(),
+        simulated_ms: runner.simulated_ms,
+        batches: runner.batches,
+        wall_s,
+    }
+}
+
+/// Why the rules of `plan` apply to `em`.
+fn plan_note(plan: &SearchPlan, em: &EModel) -> String {
+    match plan {
+        SearchPlan::EModelRunner { .. } => "the package's `Main` protocol (EModelRunner)".into(),
+        SearchPlan::BluePyEModel(p) => {
+            let own = if em.dialect == crate::package::Dialect::BluePyEModel {
+                "BluePyEModel's search protocols"
+            } else {
+                "no search configured: BluePyEModel's search protocols with the pipeline's defaults"
+            };
+            if p.holding_feature.is_none() {
+                format!("{own}, no holding current (as for a ThresholdBasedNoHoldingProtocol)")
+            } else {
+                own.to_string()
+            }
+        }
+    }
+}
+
 struct Sweep<'a> {
     opts: &'a SweepOptions,
     backend: &'a dyn Backend,
@@ -134,6 +229,15 @@ struct Sweep<'a> {
     emodel_keys: BTreeSet<String>,
     /// The `--protocols` entries that selected at least one protocol.
     matched: BTreeSet<String>,
+    /// Wall time of the current searches [s].
+    search_s: f64,
+}
+
+/// An e-model's search, done once when a protocol first needs it.
+enum SearchState {
+    NotRun,
+    Done(Box<CellResult>),
+    Failed(String),
 }
 
 /// Runs the sweep and writes its files; returns the report (as written to `run.json`) and the
@@ -168,6 +272,7 @@ pub fn sweep(
         traces: Some(traces),
         emodel_keys: BTreeSet::new(),
         matched: BTreeSet::new(),
+        search_s: 0.0,
     };
 
     // Read every package first: the progress bar counts protocols.
@@ -202,7 +307,18 @@ pub fn sweep(
         .insert("read".into(), t_read.elapsed().as_secs_f64());
     s.summary.emodels = emodels.len();
 
-    let total: usize = emodels.iter().map(|em| unique_protocols(em).len()).sum();
+    let chosen_templates = selected_templates(&opts.protocols);
+    for t in &chosen_templates {
+        s.matched.insert(t.name.clone());
+    }
+    let template_protocols: Vec<Protocol> = chosen_templates
+        .iter()
+        .flat_map(|t| t.protocols.iter().cloned())
+        .collect();
+    let total: usize = emodels
+        .iter()
+        .map(|em| unique_protocols(em).len() + template_protocols.len())
+        .sum();
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new(total as u64);
         b.set_style(
@@ -219,7 +335,7 @@ pub fn sweep(
     let mut build_s = 0.0;
     let mut simulate_s = 0.0;
     for em in &emodels {
-        s.run_emodel(em, &bar, &mut build_s, &mut simulate_s);
+        s.run_emodel(em, &template_protocols, &bar, &mut build_s, &mut simulate_s);
     }
     bar.finish_and_clear();
     // A name or glob that selected nothing is most likely a typo: say so.
@@ -242,6 +358,7 @@ pub fn sweep(
         );
     }
     s.report.timings_s.insert("build".into(), build_s);
+    s.report.timings_s.insert("search".into(), s.search_s);
     s.report.timings_s.insert("simulate".into(), simulate_s);
 
     if let Some(w) = s.traces.take() {
@@ -311,17 +428,19 @@ impl Sweep<'_> {
     fn run_emodel(
         &mut self,
         em: &EModel,
+        template_protocols: &[Protocol],
         bar: &indicatif::ProgressBar,
         build_s: &mut f64,
         simulate_s: &mut f64,
     ) {
         let key = self.emodel_key(em);
         bar.set_message(key.clone());
-        let protocols = unique_protocols(em);
+        let own = unique_protocols(em);
         let mut run = EModelRun {
             label: key.clone(),
             package: em.package_dir.display().to_string(),
             lanes: 1,
+            search: None,
             protocols: Vec::new(),
         };
         // An e-model with free parameters but no values (BluePyEModel's L5PC: bounds only) has
@@ -334,7 +453,18 @@ impl Sweep<'_> {
             None
         };
         *build_s += t_build.elapsed().as_secs_f64();
-        for p in protocols {
+        let mut search_state = SearchState::NotRun;
+        // (protocol, whether it is a template)
+        let mut all: Vec<(&Protocol, bool)> = own.into_iter().map(|p| (p, false)).collect();
+        for p in template_protocols {
+            // a package protocol of the same name wins (it is listed once, as the package's)
+            if all.iter().any(|(q, _)| q.name == p.name) {
+                bar.inc(1);
+                continue;
+            }
+            all.push((p, true));
+        }
+        for (p, is_template) in all {
             let mut pr = ProtocolRun {
                 name: p.name.clone(),
                 status: RunStatus::Skipped,
@@ -346,24 +476,38 @@ impl Sweep<'_> {
                 wall_s: 0.0,
                 note: None,
             };
-            for pat in &self.opts.protocols {
-                if glob_match(pat, &p.name) {
-                    self.matched.insert(pat.clone());
+            if !is_template {
+                for pat in &self.opts.protocols {
+                    if glob_match(pat, &p.name) {
+                        self.matched.insert(pat.clone());
+                    }
                 }
             }
-            if !selected(&self.opts.protocols, &p.name) {
+            let needs_search = is_template || search_needed(&p.stimulus).is_some();
+            if !is_template && !selected(&self.opts.protocols, &p.name) {
                 pr.note = Some("not selected by --protocols".into());
             } else if unset > 0 {
                 pr.note = Some(format!(
                     "the e-model has {unset} free parameters without a value (bounds only): not simulated"
                 ));
-            } else if let Some(reason) = search_needed(&p.stimulus) {
-                pr.note = Some(reason.into());
             } else if let Some(model) = &model {
-                let t = Instant::now();
-                self.run_protocol(em, &key, model, p, &mut pr);
-                pr.wall_s = t.elapsed().as_secs_f64();
-                *simulate_s += pr.wall_s;
+                let currents = if needs_search {
+                    self.currents_for(em, &key, model, p, &mut search_state, &mut run)
+                } else {
+                    Ok(LaneCurrents::default())
+                };
+                match currents {
+                    Ok(currents) => {
+                        let t = Instant::now();
+                        self.run_protocol(em, &key, model, p, currents, &mut pr);
+                        pr.wall_s = t.elapsed().as_secs_f64();
+                        *simulate_s += pr.wall_s;
+                    }
+                    Err((status, note)) => {
+                        pr.status = status;
+                        pr.note = Some(note);
+                    }
+                }
             } else {
                 pr.status = RunStatus::Failed;
                 pr.note = Some("the cell or its mechanisms did not build".into());
@@ -377,6 +521,132 @@ impl Sweep<'_> {
             bar.inc(1);
         }
         self.report.emodels.push(run);
+    }
+
+    /// The currents protocol `p` runs with, searching them first if this e-model's search has
+    /// not run yet; `Err` with the protocol's status and why when it cannot run.
+    fn currents_for(
+        &mut self,
+        em: &EModel,
+        key: &str,
+        model: &CellModel,
+        p: &Protocol,
+        state: &mut SearchState,
+        run: &mut EModelRun,
+    ) -> Result<LaneCurrents, (RunStatus, String)> {
+        if let Stimulus::ECode(e) = &p.stimulus {
+            if e.protocol_type == ECodeProtocolType::LocalThresholdBased {
+                return Err((
+                    RunStatus::Skipped,
+                    "a LocalThresholdBasedProtocol needs a threshold search at its own location, which emsweep does not do".into(),
+                ));
+            }
+        }
+        if let SearchState::NotRun = state {
+            *state = self.run_search(em, key, model, run);
+        }
+        let cell = match state {
+            SearchState::Done(c) => c,
+            SearchState::Failed(m) => {
+                return Err((RunStatus::Failed, format!("the current search failed: {m}")))
+            }
+            SearchState::NotRun => {
+                return Err((RunStatus::Failed, "the current search did not run".into()))
+            }
+        };
+        let Some(v) = cell.currents_for(&p.name) else {
+            return Err((
+                RunStatus::Failed,
+                "no current search serves this protocol (a thalamus package without a `dep` search)".into(),
+            ));
+        };
+        if let Some(f) = &v.failure {
+            return Err((
+                RunStatus::Failed,
+                format!(
+                    "the current search{} failed: {f}",
+                    if v.variant.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" `{}`", v.variant)
+                    }
+                ),
+            ));
+        }
+        let mut currents = cell.lane_currents(&p.name);
+        if let Stimulus::ECode(e) = &p.stimulus {
+            if e.protocol_type == ECodeProtocolType::ThresholdBasedNoHolding {
+                let no_holding_search = run
+                    .search
+                    .as_ref()
+                    .is_some_and(|s| s.searches.iter().all(|v| v.target_voltage_mv.is_none()));
+                if !no_holding_search {
+                    return Err((
+                        RunStatus::Skipped,
+                        "a ThresholdBasedNoHoldingProtocol needs a threshold search without holding current; this e-model's search holds the cell".into(),
+                    ));
+                }
+                currents.holding_na = Some(0.0);
+            }
+        }
+        Ok(currents)
+    }
+
+    /// Runs `em`'s current search on its own parameters and records it in `run`.
+    fn run_search(
+        &mut self,
+        em: &EModel,
+        key: &str,
+        model: &CellModel,
+        run: &mut EModelRun,
+    ) -> SearchState {
+        let t = Instant::now();
+        let plan = match SearchPlan::for_emodel(em) {
+            Ok(p) => p,
+            Err(d) => {
+                let m = d.message.clone();
+                self.fail(&d, Some(key), None);
+                return SearchState::Failed(m);
+            }
+        };
+        let values = match model.own_lane() {
+            Ok(v) => v,
+            Err(d) => {
+                self.fail_all(&d, Some(key), None);
+                return SearchState::Failed("the e-model's parameters did not apply".into());
+            }
+        };
+        let mut runner = EngineRunner {
+            backend: self.backend,
+            model,
+            cells: vec![values],
+            dt_ms: em.dt_ms,
+            simulated_ms: 0.0,
+            batches: 0,
+        };
+        let result = search::search(&plan, &mut runner, 1);
+        let wall_s = t.elapsed().as_secs_f64();
+        self.search_s += wall_s;
+        self.summary.simulated_ms += runner.simulated_ms;
+        match result {
+            Ok(mut cells) if !cells.is_empty() => {
+                let cell = cells.swap_remove(0);
+                run.search = Some(search_report(
+                    &plan,
+                    &plan_note(&plan, em),
+                    &cell,
+                    &runner,
+                    wall_s,
+                ));
+                SearchState::Done(Box::new(cell))
+            }
+            Ok(_) => SearchState::Failed("no result".into()),
+            Err(d) => {
+                let m = d.message.clone();
+                self.fail(&d, Some(key), None);
+                SearchState::Failed(m)
+            }
+        }
     }
 
     /// The cell and mechanisms of `em`, or `None` with its errors recorded.
@@ -400,10 +670,11 @@ impl Sweep<'_> {
         key: &str,
         model: &CellModel,
         p: &Protocol,
+        currents: LaneCurrents,
         pr: &mut ProtocolRun,
     ) {
         pr.status = RunStatus::Failed;
-        let program = match stimulus::build(p, &[LaneCurrents::default()]) {
+        let program = match stimulus::build(p, &[currents]) {
             Ok(x) => x,
             Err(d) => {
                 pr.note = Some(d.message.clone());
