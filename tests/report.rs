@@ -381,7 +381,7 @@ fn evaluate_gives_emodelrunner_windows_and_scores() {
         },
         &em,
         &protocols,
-        SearchedCurrents::default(),
+        SearchedCurrents::default().into(),
         ValidationRule::default(),
     );
     let records = case["features"].as_array().unwrap();

@@ -167,6 +167,12 @@ pub struct ProtocolRun {
     /// Why it was skipped or failed (`None` when it ran).
     #[serde(default)]
     pub note: Option<String>,
+    /// The holding current it ran with when the search set it [nA].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holding_current_na: Option<f64>,
+    /// The threshold current its percentages scaled, when the search found it [nA].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_current_na: Option<f64>,
 }
 
 /// A problem the run met.
@@ -274,6 +280,8 @@ mod tests {
                 failed_lanes: vec![],
                 wall_s: 0.75,
                 note: None,
+                holding_current_na: None,
+                threshold_current_na: None,
             }],
         });
         r

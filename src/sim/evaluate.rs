@@ -35,6 +35,34 @@ pub struct SearchedCurrents {
     pub threshold_na: Option<f64>,
 }
 
+/// The searched currents an e-model's evaluation uses [nA].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EModelCurrents {
+    /// `bpo_holding_current` / `bpo_threshold_current`: the e-model's main search (the only
+    /// one of EModelRunner's SSCx rules and BluePyEModel's, the thalamus `dep` search).
+    pub bpo: SearchedCurrents,
+    /// The currents each protocol ran with, by protocol name: its window's
+    /// `stimulus_current` follows them (the thalamus `_hyp` protocols ran at the `hyp`
+    /// search's). Protocols not listed use `bpo`.
+    pub by_protocol: BTreeMap<String, SearchedCurrents>,
+}
+
+impl EModelCurrents {
+    /// The currents protocol `name` ran with.
+    pub fn for_protocol(&self, name: &str) -> &SearchedCurrents {
+        self.by_protocol.get(name).unwrap_or(&self.bpo)
+    }
+}
+
+impl From<SearchedCurrents> for EModelCurrents {
+    fn from(bpo: SearchedCurrents) -> Self {
+        EModelCurrents {
+            bpo,
+            by_protocol: BTreeMap::new(),
+        }
+    }
+}
+
 /// One recording of one protocol, for one parameter set.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Recorded {
@@ -389,14 +417,20 @@ pub fn evaluate(
     label: EvaluationLabel,
     em: &EModel,
     protocols: &BTreeMap<String, ProtocolOutcome>,
-    currents: SearchedCurrents,
+    currents: EModelCurrents,
     validation: ValidationRule,
 ) -> Evaluation {
-    // The package's protocols, first of each name (as the sweep runs them), and the ones the
-    // features were written for: EModelRunner's feature file goes with the protocol set of its
-    // main protocol, which may share names with other sets (`Step_200` of `allsteps.json`).
+    // The package's protocols under the names the sweep runs them (a name shared by several
+    // protocol sets belongs to the main protocol's set; the others run as `<name>@<file>`),
+    // and the ones the features were written for: EModelRunner's feature file goes with the
+    // protocol set of its main protocol (`Step_200` is also in the SSCx's `allsteps.json`).
     let mut defined: BTreeMap<&str, &Protocol> = BTreeMap::new();
-    for p in em.protocols() {
+    let main_first = em
+        .protocol_sets
+        .iter()
+        .filter(|s| s.main.is_some())
+        .chain(em.protocol_sets.iter().filter(|s| s.main.is_none()));
+    for p in main_first.flat_map(|s| s.protocols.iter()) {
         defined.entry(p.name.as_str()).or_insert(p);
     }
     let mut intended: BTreeMap<&str, &Protocol> = BTreeMap::new();
@@ -457,7 +491,7 @@ pub fn evaluate(
                 t0_ms,
                 dt_ms,
                 values,
-            }) => match feature_window(p, em.dialect, &currents) {
+            }) => match feature_window(p, em.dialect, currents.for_protocol(&p.name)) {
                 Ok(w) => {
                     windows.insert(f.protocol.clone(), w);
                     let t = times_ms(*t0_ms, *dt_ms, values.len());
@@ -487,10 +521,10 @@ pub fn evaluate(
         })
         .collect();
     let mut bpo = BTreeMap::new();
-    if let Some(h) = currents.holding_na {
+    if let Some(h) = currents.bpo.holding_na {
         bpo.insert("bpo_holding_current".to_string(), h);
     }
-    if let Some(t) = currents.threshold_na {
+    if let Some(t) = currents.bpo.threshold_na {
         bpo.insert("bpo_threshold_current".to_string(), t);
     }
     let rule = ScoreRule::for_dialect(em.dialect);
@@ -527,7 +561,7 @@ pub fn evaluate(
             statistic,
             validated,
         },
-        currents,
+        currents: currents.bpo,
         windows,
     }
 }

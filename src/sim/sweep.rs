@@ -317,7 +317,7 @@ pub fn sweep(
         .collect();
     let total: usize = emodels
         .iter()
-        .map(|em| unique_protocols(em).len() + template_protocols.len())
+        .map(|em| named_protocols(em, &template_protocols).len())
         .sum();
     let bar = if opts.progress {
         let b = indicatif::ProgressBar::new(total as u64);
@@ -380,12 +380,66 @@ pub fn sweep(
     Ok((s.report, s.summary))
 }
 
-/// The protocols of `em`, first of each name.
-fn unique_protocols(em: &EModel) -> Vec<&Protocol> {
-    let mut seen = BTreeSet::new();
-    em.protocols()
-        .filter(|p| seen.insert(p.name.clone()))
-        .collect()
+/// One protocol an e-model runs, under a name unique within the e-model.
+struct NamedProtocol<'p> {
+    protocol: std::borrow::Cow<'p, Protocol>,
+    /// The name its file gives it (`--protocols` patterns match this name too).
+    plain: &'p str,
+    template: bool,
+}
+
+/// The protocols `em` runs: its own and then the templates', each under a name unique within
+/// the e-model. Where protocol sets share a name (the SSCx sample's `Step_200` is in
+/// `allsteps.json` and in the main protocol's file), the main protocol's set keeps the name —
+/// the feature file was written for it — and the others run as `<name>@<file stem>`; a template
+/// protocol named like a package protocol runs as `<name>@template`. Nothing is dropped.
+fn named_protocols<'p>(em: &'p EModel, templates: &'p [Protocol]) -> Vec<NamedProtocol<'p>> {
+    use std::borrow::Cow;
+    let sets = em
+        .protocol_sets
+        .iter()
+        .filter(|s| s.main.is_some())
+        .chain(em.protocol_sets.iter().filter(|s| s.main.is_none()));
+    let mut out: Vec<NamedProtocol> = Vec::new();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut add = |p: &'p Protocol, qualifier: String, template: bool| {
+        let mut name = p.name.clone();
+        if taken.contains(&name) {
+            name = format!("{}@{qualifier}", p.name);
+            let mut k = 2;
+            while taken.contains(&name) {
+                name = format!("{}@{qualifier}#{k}", p.name);
+                k += 1;
+            }
+        }
+        taken.insert(name.clone());
+        let protocol = if name == p.name {
+            Cow::Borrowed(p)
+        } else {
+            Cow::Owned(Protocol {
+                name,
+                ..p.clone()
+            })
+        };
+        out.push(NamedProtocol {
+            protocol,
+            plain: &p.name,
+            template,
+        });
+    };
+    for set in sets {
+        let stem = set
+            .file
+            .file_stem()
+            .map_or_else(|| "set".to_string(), |x| x.to_string_lossy().into_owned());
+        for p in &set.protocols {
+            add(p, stem.clone(), false);
+        }
+    }
+    for p in templates {
+        add(p, "template".into(), true);
+    }
+    out
 }
 
 impl Sweep<'_> {
@@ -435,7 +489,7 @@ impl Sweep<'_> {
     ) {
         let key = self.emodel_key(em);
         bar.set_message(key.clone());
-        let own = unique_protocols(em);
+        let all = named_protocols(em, template_protocols);
         let mut run = EModelRun {
             label: key.clone(),
             package: em.package_dir.display().to_string(),
@@ -454,17 +508,8 @@ impl Sweep<'_> {
         };
         *build_s += t_build.elapsed().as_secs_f64();
         let mut search_state = SearchState::NotRun;
-        // (protocol, whether it is a template)
-        let mut all: Vec<(&Protocol, bool)> = own.into_iter().map(|p| (p, false)).collect();
-        for p in template_protocols {
-            // a package protocol of the same name wins (it is listed once, as the package's)
-            if all.iter().any(|(q, _)| q.name == p.name) {
-                bar.inc(1);
-                continue;
-            }
-            all.push((p, true));
-        }
-        for (p, is_template) in all {
+        for np in &all {
+            let (p, is_template) = (np.protocol.as_ref(), np.template);
             let mut pr = ProtocolRun {
                 name: p.name.clone(),
                 status: RunStatus::Skipped,
@@ -475,16 +520,21 @@ impl Sweep<'_> {
                 failed_lanes: Vec::new(),
                 wall_s: 0.0,
                 note: None,
+                holding_current_na: None,
+                threshold_current_na: None,
             };
             if !is_template {
                 for pat in &self.opts.protocols {
-                    if glob_match(pat, &p.name) {
+                    if glob_match(pat, &p.name) || glob_match(pat, np.plain) {
                         self.matched.insert(pat.clone());
                     }
                 }
             }
             let needs_search = is_template || search_needed(&p.stimulus).is_some();
-            if !is_template && !selected(&self.opts.protocols, &p.name) {
+            if !is_template
+                && !selected(&self.opts.protocols, &p.name)
+                && !selected(&self.opts.protocols, np.plain)
+            {
                 pr.note = Some("not selected by --protocols".into());
             } else if unset > 0 {
                 pr.note = Some(format!(
@@ -498,6 +548,10 @@ impl Sweep<'_> {
                 };
                 match currents {
                     Ok(currents) => {
+                        if needs_search {
+                            pr.holding_current_na = currents.holding_na;
+                            pr.threshold_current_na = currents.threshold_na;
+                        }
                         let t = Instant::now();
                         self.run_protocol(em, &key, model, p, currents, &mut pr);
                         pr.wall_s = t.elapsed().as_secs_f64();
@@ -845,14 +899,11 @@ impl Sweep<'_> {
         };
         let traces = report::lane_traces(&stored);
         drop(stored);
-        // The threshold/holding search's currents by e-model key, for `bpo_*` features and
-        // threshold-based windows; none are searched yet.
-        let currents = std::collections::BTreeMap::new();
+        // the searched currents come from the run report (per protocol and per e-model)
         let evaluations = report::evaluate_run(
             emodels,
             &self.report,
             &traces,
-            &currents,
             crate::sim::evaluate::ValidationRule::default(),
         );
         if let Err(e) =

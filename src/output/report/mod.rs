@@ -16,7 +16,8 @@ use super::traces::{Samples, StoredTrace};
 use super::OutputError;
 use crate::package::EModel;
 use crate::sim::evaluate::{
-    evaluate, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded, SearchedCurrents,
+    evaluate, EModelCurrents, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded,
+    SearchedCurrents,
     ValidationRule,
 };
 
@@ -116,13 +117,12 @@ fn key_names(key: &str, label: &str) -> bool {
 
 /// Evaluates every e-model of `run` whose package was read (`emodels`, matched to the run's
 /// e-models by package folder and name) on the traces the run stored; one evaluation per lane
-/// (the lane named when a protocol ran several). `currents` holds the searched currents by
-/// e-model key.
+/// (the lane named when a protocol ran several), with the currents each protocol ran with and
+/// the search's for the `bpo_*` features (both as `run.json` records them).
 pub fn evaluate_run(
     emodels: &[EModel],
     run: &RunReport,
     traces: &[LaneTrace],
-    currents: &BTreeMap<String, SearchedCurrents>,
     validation: ValidationRule,
 ) -> Vec<Evaluation> {
     let mut out = Vec::new();
@@ -197,11 +197,47 @@ pub fn evaluate_run(
                 key: r.label.clone(),
                 lane: several.then(|| lane.clone()),
             };
-            let c = currents.get(&r.label).copied().unwrap_or_default();
-            out.push(evaluate(label, em, &protocols, c, validation));
+            out.push(evaluate(
+                label,
+                em,
+                &protocols,
+                searched_currents(r),
+                validation,
+            ));
         }
     }
     out
+}
+
+/// The currents `run.json` records for e-model `r`: per protocol the ones it ran with, and for
+/// the `bpo_*` features the main search's (the only one, or the thalamus `dep` search).
+fn searched_currents(r: &crate::output::run_report::EModelRun) -> EModelCurrents {
+    let mut c = EModelCurrents::default();
+    if let Some(search) = &r.search {
+        let main = search
+            .searches
+            .iter()
+            .find(|s| s.variant.is_empty() || s.variant == "dep")
+            .or(search.searches.first());
+        if let Some(m) = main {
+            c.bpo = SearchedCurrents {
+                holding_na: m.bpo_holding_current,
+                threshold_na: m.bpo_threshold_current,
+            };
+        }
+    }
+    for p in &r.protocols {
+        if p.holding_current_na.is_some() || p.threshold_current_na.is_some() {
+            c.by_protocol.insert(
+                p.name.clone(),
+                SearchedCurrents {
+                    holding_na: p.holding_current_na,
+                    threshold_na: p.threshold_current_na,
+                },
+            );
+        }
+    }
+    c
 }
 
 /// Writes `scores.json`, `features.csv` and `report.html` into `out_dir`; returns their paths.
@@ -543,6 +579,7 @@ mod tests {
             label: "pkg/cell[v1]".into(),
             package: "p".into(),
             lanes: 1,
+            search: None,
             protocols: Vec::new(),
         });
         let dir = std::env::temp_dir().join(format!("emsweep-report-unit-{}", std::process::id()));
@@ -585,11 +622,14 @@ mod tests {
             failed_lanes: failed,
             wall_s: 0.0,
             note: None,
+            holding_current_na: None,
+            threshold_current_na: None,
         };
         run.emodels.push(EModelRun {
             label: key.clone(),
             package: em.package_dir.display().to_string(),
             lanes: 2,
+            search: None,
             protocols: vec![protocol("Step_300", vec![1]), protocol("Step_-100", vec![])],
         });
         run.failures.push(Failure {
@@ -622,7 +662,6 @@ mod tests {
             std::slice::from_ref(em),
             &run,
             &traces,
-            &BTreeMap::new(),
             ValidationRule::default(),
         );
         assert_eq!(evs.len(), 2);
