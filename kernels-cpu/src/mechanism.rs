@@ -14,9 +14,6 @@
 mod exp;
 mod glibc_exp;
 
-/// Instances evaluated together.
-pub const CHUNK: usize = 64;
-
 /// The floating-point type a program runs in.
 pub trait Real:
     Copy
@@ -29,6 +26,9 @@ pub trait Real:
 {
     const ZERO: Self;
     const ONE: Self;
+    /// Instances evaluated together in this precision (a multiple of the step of 8; 512 bytes
+    /// per register either way).
+    const CHUNK: usize;
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
     fn exp(self) -> Self;
@@ -59,9 +59,10 @@ pub trait Real:
 }
 
 macro_rules! impl_real {
-    ($t:ty $(, $extra:item)*) => {
+    ($t:ty, $chunk:expr $(, $extra:item)*) => {
         impl Real for $t {
             $($extra)*
+            const CHUNK: usize = $chunk;
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             fn from_f64(x: f64) -> Self {
@@ -136,6 +137,7 @@ macro_rules! impl_real {
 
 impl_real!(
     f32,
+    128,
     #[inline(always)]
     fn exp_lanes(x: [f32; exp::WIDTH]) -> [f32; exp::WIDTH] {
         exp::exp_f32(x)
@@ -143,6 +145,7 @@ impl_real!(
 );
 impl_real!(
     f64,
+    64,
     #[inline(always)]
     fn exp_lanes(x: [f64; exp::WIDTH]) -> [f64; exp::WIDTH] {
         match glibc_exp::unwrapped() {
@@ -333,7 +336,6 @@ impl Program {
         }
         let mut bound: Vec<Src> = (0..self.registers).map(Src::Reg).collect();
         let mut instrs = Vec::with_capacity(self.ops.len());
-        let mut pending: Vec<Instr> = Vec::new();
         let mut read_columns: Vec<u32> = Vec::new();
         // slots are fixed once the constant count is known: record operands symbolically first
         let mut sym: Vec<(Code, u32, [Src; 3])> = Vec::with_capacity(self.ops.len());
@@ -357,12 +359,12 @@ impl Program {
                 }
                 Op::Unary { dst, op, a } => {
                     let a = bound[a as usize];
-                    sym.push((Code::Unary(op), dst, [a, a, a]));
+                    sym.push((Code::unary(op), dst, [a, a, a]));
                     bound[dst as usize] = Src::Reg(dst);
                 }
                 Op::Binary { dst, op, a, b } => {
                     let (a, b) = (bound[a as usize], bound[b as usize]);
-                    sym.push((Code::Binary(op), dst, [a, b, b]));
+                    sym.push((Code::binary(op), dst, [a, b, b]));
                     bound[dst as usize] = Src::Reg(dst);
                 }
                 Op::Select { dst, cond, a, b } => {
@@ -415,7 +417,6 @@ impl Program {
                 c: slot(c),
             });
         }
-        instrs.append(&mut pending);
         for o in &self.outputs {
             if let Output::Add { column, .. } = *o {
                 if !read_columns.contains(&column) {
@@ -435,15 +436,94 @@ impl Program {
     }
 }
 
-/// What one instruction computes.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// What one instruction computes: the operations of [`UnaryOp`] (operand `a`) and [`BinaryOp`]
+/// (`a`, `b`) in one flat list, so that dispatch is one jump.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Code {
-    Unary(UnaryOp),
-    Binary(BinaryOp),
-    /// `d = a != 0 ? b : c` (operands `a`, `b`, `c`).
+    Neg,
+    Not,
+    Exp,
+    Log,
+    Log10,
+    Fabs,
+    Floor,
+    Ceil,
+    Sqrt,
+    Sin,
+    Cos,
+    Tan,
+    Tanh,
+    Sinh,
+    Cosh,
+    Atan,
+    Asin,
+    Acos,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Atan2,
+    Fmin,
+    Fmax,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+    /// `d = a != 0 ? b : c`.
     Select,
     /// `d = a`.
     Copy,
+}
+
+impl Code {
+    fn unary(op: UnaryOp) -> Code {
+        match op {
+            UnaryOp::Neg => Code::Neg,
+            UnaryOp::Not => Code::Not,
+            UnaryOp::Exp => Code::Exp,
+            UnaryOp::Log => Code::Log,
+            UnaryOp::Log10 => Code::Log10,
+            UnaryOp::Fabs => Code::Fabs,
+            UnaryOp::Floor => Code::Floor,
+            UnaryOp::Ceil => Code::Ceil,
+            UnaryOp::Sqrt => Code::Sqrt,
+            UnaryOp::Sin => Code::Sin,
+            UnaryOp::Cos => Code::Cos,
+            UnaryOp::Tan => Code::Tan,
+            UnaryOp::Tanh => Code::Tanh,
+            UnaryOp::Sinh => Code::Sinh,
+            UnaryOp::Cosh => Code::Cosh,
+            UnaryOp::Atan => Code::Atan,
+            UnaryOp::Asin => Code::Asin,
+            UnaryOp::Acos => Code::Acos,
+        }
+    }
+
+    fn binary(op: BinaryOp) -> Code {
+        match op {
+            BinaryOp::Add => Code::Add,
+            BinaryOp::Sub => Code::Sub,
+            BinaryOp::Mul => Code::Mul,
+            BinaryOp::Div => Code::Div,
+            BinaryOp::Pow => Code::Pow,
+            BinaryOp::Atan2 => Code::Atan2,
+            BinaryOp::Fmin => Code::Fmin,
+            BinaryOp::Fmax => Code::Fmax,
+            BinaryOp::Lt => Code::Lt,
+            BinaryOp::Le => Code::Le,
+            BinaryOp::Gt => Code::Gt,
+            BinaryOp::Ge => Code::Ge,
+            BinaryOp::Eq => Code::Eq,
+            BinaryOp::Ne => Code::Ne,
+            BinaryOp::And => Code::And,
+            BinaryOp::Or => Code::Or,
+        }
+    }
 }
 
 /// One instruction of a [`Kernel`]: operands are slots (registers, then constants, then
@@ -481,7 +561,8 @@ pub struct Kernel {
 /// Scratch memory for running one [`Kernel`] in one precision: registers, the constants
 /// (filled once) and a staging block per column.
 pub struct Workspace<T> {
-    blocks: Vec<[T; CHUNK]>,
+    /// `T::CHUNK` values per slot.
+    blocks: Vec<T>,
     /// Per slot, the block each operand reads in the current chunk.
     slots: Vec<*const T>,
 }
@@ -512,9 +593,9 @@ impl Kernel {
     /// A workspace for this kernel with its constants in place.
     pub fn workspace<T: Real>(&self) -> Workspace<T> {
         let slots = self.registers + self.consts.len() + self.columns;
-        let mut blocks = vec![[T::ZERO; CHUNK]; slots];
+        let mut blocks = vec![T::ZERO; slots * T::CHUNK];
         for (k, c) in self.consts.iter().enumerate() {
-            blocks[self.registers + k] = [T::from_f64(*c); CHUNK];
+            blocks[(self.registers + k) * T::CHUNK..][..T::CHUNK].fill(T::from_f64(*c));
         }
         Workspace {
             blocks,
@@ -535,7 +616,7 @@ impl Kernel {
         if columns.len() != self.columns {
             return Err(ProgramError::BadColumn(columns.len() as u32));
         }
-        if ws.blocks.len() != self.registers + self.consts.len() + self.columns {
+        if ws.blocks.len() != (self.registers + self.consts.len() + self.columns) * T::CHUNK {
             return Err(ProgramError::BadRegister(ws.blocks.len() as u32));
         }
         if width == 0 || columns.iter().any(|c| !c.fits(instances, width)) {
@@ -588,7 +669,7 @@ impl Kernel {
         self.run_all(ws, columns, instances, width)
     }
 
-    /// Chunk by chunk: a chunk holds whole instances when `width ≤ CHUNK` (else `CHUNK` lanes).
+    /// Chunk by chunk: a chunk holds whole instances when `width ≤ T::CHUNK` (else `T::CHUNK` lanes).
     ///
     /// # Safety
     /// Columns and workspace sized as [`Kernel::run`] checks.
@@ -601,15 +682,16 @@ impl Kernel {
         width: usize,
     ) {
         let total = instances * width;
-        let step = if width <= CHUNK {
-            (CHUNK / width) * width
+        let chunk = T::CHUNK;
+        let step = if width <= chunk {
+            (chunk / width) * width
         } else {
-            CHUNK
+            chunk
         };
-        let base = ws.blocks.as_mut_ptr() as *mut T;
+        let base = ws.blocks.as_mut_ptr();
         let col_base = self.registers + self.consts.len();
         for s in 0..col_base {
-            ws.slots[s] = base.add(s * CHUNK);
+            ws.slots[s] = base.add(s * chunk);
         }
         let mut start = 0;
         while start < total {
@@ -618,10 +700,10 @@ impl Kernel {
             // else a copy in the column's staging block
             for &c in &self.read_columns {
                 let c = c as usize;
-                let stage = base.add((col_base + c) * CHUNK);
+                let stage = base.add((col_base + c) * chunk);
                 ws.slots[col_base + c] = match &columns[c] {
                     Column::Direct(d) => {
-                        if start + CHUNK <= d.len() {
+                        if start + chunk <= d.len() {
                             d.as_ptr().add(start)
                         } else {
                             copy_run(stage, d.as_ptr().add(start), len);
@@ -630,7 +712,7 @@ impl Kernel {
                     }
                     Column::Rows { data, rows } => {
                         let first = rows[start / width] as usize * width + start % width;
-                        if len <= width - start % width && first + CHUNK <= data.len() {
+                        if len <= width - start % width && first + chunk <= data.len() {
                             data.as_ptr().add(first)
                         } else {
                             for_runs(start, len, width, rows, |at, from, n| {
@@ -643,7 +725,7 @@ impl Kernel {
             }
             self.run_chunk(base, &ws.slots);
             for o in &self.outputs {
-                let src = base.add(o.slot as usize * CHUNK) as *const T;
+                let src = base.add(o.slot as usize * chunk) as *const T;
                 match &mut columns[o.column as usize] {
                     Column::Direct(d) => {
                         let to = d.as_mut_ptr().add(start);
@@ -661,7 +743,7 @@ impl Kernel {
         }
     }
 
-    /// Every instruction over all [`CHUNK`] slots of its blocks (fixed-length loops without
+    /// Every instruction over all [`Real::CHUNK`] slots of its blocks (fixed-length loops without
     /// bounds checks); slots beyond a short chunk hold values whose results are never stored.
     ///
     /// # Safety
@@ -671,53 +753,45 @@ impl Kernel {
     unsafe fn run_chunk<T: Real>(&self, base: *mut T, slots: &[*const T]) {
         let b = |t: bool| if t { T::ONE } else { T::ZERO };
         for ins in &self.instrs {
-            let d = base.add(ins.d as usize * CHUNK);
+            let d = base.add(ins.d as usize * T::CHUNK);
             let a = *slots.get_unchecked(ins.a as usize);
+            let y = *slots.get_unchecked(ins.b as usize);
             match ins.code {
                 Code::Copy => map1(d, a, |x: T| x),
-                Code::Unary(op) => match op {
-                    UnaryOp::Neg => map1(d, a, |x: T| -x),
-                    UnaryOp::Not => map1(d, a, |x: T| b(x == T::ZERO)),
-                    UnaryOp::Exp => exp_block(d, a),
-                    UnaryOp::Log => map1(d, a, |x: T| x.ln()),
-                    UnaryOp::Log10 => map1(d, a, |x: T| x.log10()),
-                    UnaryOp::Fabs => map1(d, a, |x: T| x.abs()),
-                    UnaryOp::Floor => map1(d, a, |x: T| x.floor()),
-                    UnaryOp::Ceil => map1(d, a, |x: T| x.ceil()),
-                    UnaryOp::Sqrt => map1(d, a, |x: T| x.sqrt()),
-                    UnaryOp::Sin => map1(d, a, |x: T| x.sin()),
-                    UnaryOp::Cos => map1(d, a, |x: T| x.cos()),
-                    UnaryOp::Tan => map1(d, a, |x: T| x.tan()),
-                    UnaryOp::Tanh => map1(d, a, |x: T| x.tanh()),
-                    UnaryOp::Sinh => map1(d, a, |x: T| x.sinh()),
-                    UnaryOp::Cosh => map1(d, a, |x: T| x.cosh()),
-                    UnaryOp::Atan => map1(d, a, |x: T| x.atan()),
-                    UnaryOp::Asin => map1(d, a, |x: T| x.asin()),
-                    UnaryOp::Acos => map1(d, a, |x: T| x.acos()),
-                },
-                Code::Binary(op) => {
-                    let y = *slots.get_unchecked(ins.b as usize);
-                    match op {
-                        BinaryOp::Add => map2(d, a, y, |x: T, y: T| x + y),
-                        BinaryOp::Sub => map2(d, a, y, |x: T, y: T| x - y),
-                        BinaryOp::Mul => map2(d, a, y, |x: T, y: T| x * y),
-                        BinaryOp::Div => map2(d, a, y, |x: T, y: T| x / y),
-                        BinaryOp::Pow => map2(d, a, y, |x: T, y: T| x.powf(y)),
-                        BinaryOp::Atan2 => map2(d, a, y, |x: T, y: T| x.atan2(y)),
-                        BinaryOp::Fmin => map2(d, a, y, |x: T, y: T| x.min(y)),
-                        BinaryOp::Fmax => map2(d, a, y, |x: T, y: T| x.max(y)),
-                        BinaryOp::Lt => map2(d, a, y, |x: T, y: T| b(x < y)),
-                        BinaryOp::Le => map2(d, a, y, |x: T, y: T| b(x <= y)),
-                        BinaryOp::Gt => map2(d, a, y, |x: T, y: T| b(x > y)),
-                        BinaryOp::Ge => map2(d, a, y, |x: T, y: T| b(x >= y)),
-                        BinaryOp::Eq => map2(d, a, y, |x: T, y: T| b(x == y)),
-                        BinaryOp::Ne => map2(d, a, y, |x: T, y: T| b(x != y)),
-                        BinaryOp::And => {
-                            map2(d, a, y, |x: T, y: T| b(x != T::ZERO && y != T::ZERO))
-                        }
-                        BinaryOp::Or => map2(d, a, y, |x: T, y: T| b(x != T::ZERO || y != T::ZERO)),
-                    }
-                }
+                Code::Neg => map1(d, a, |x: T| -x),
+                Code::Not => map1(d, a, |x: T| b(x == T::ZERO)),
+                Code::Exp => exp_block(d, a),
+                Code::Log => map1(d, a, |x: T| x.ln()),
+                Code::Log10 => map1(d, a, |x: T| x.log10()),
+                Code::Fabs => map1(d, a, |x: T| x.abs()),
+                Code::Floor => map1(d, a, |x: T| x.floor()),
+                Code::Ceil => map1(d, a, |x: T| x.ceil()),
+                Code::Sqrt => map1(d, a, |x: T| x.sqrt()),
+                Code::Sin => map1(d, a, |x: T| x.sin()),
+                Code::Cos => map1(d, a, |x: T| x.cos()),
+                Code::Tan => map1(d, a, |x: T| x.tan()),
+                Code::Tanh => map1(d, a, |x: T| x.tanh()),
+                Code::Sinh => map1(d, a, |x: T| x.sinh()),
+                Code::Cosh => map1(d, a, |x: T| x.cosh()),
+                Code::Atan => map1(d, a, |x: T| x.atan()),
+                Code::Asin => map1(d, a, |x: T| x.asin()),
+                Code::Acos => map1(d, a, |x: T| x.acos()),
+                Code::Add => map2(d, a, y, |x: T, y: T| x + y),
+                Code::Sub => map2(d, a, y, |x: T, y: T| x - y),
+                Code::Mul => map2(d, a, y, |x: T, y: T| x * y),
+                Code::Div => map2(d, a, y, |x: T, y: T| x / y),
+                Code::Pow => map2(d, a, y, |x: T, y: T| x.powf(y)),
+                Code::Atan2 => map2(d, a, y, |x: T, y: T| x.atan2(y)),
+                Code::Fmin => map2(d, a, y, |x: T, y: T| x.min(y)),
+                Code::Fmax => map2(d, a, y, |x: T, y: T| x.max(y)),
+                Code::Lt => map2(d, a, y, |x: T, y: T| b(x < y)),
+                Code::Le => map2(d, a, y, |x: T, y: T| b(x <= y)),
+                Code::Gt => map2(d, a, y, |x: T, y: T| b(x > y)),
+                Code::Ge => map2(d, a, y, |x: T, y: T| b(x >= y)),
+                Code::Eq => map2(d, a, y, |x: T, y: T| b(x == y)),
+                Code::Ne => map2(d, a, y, |x: T, y: T| b(x != y)),
+                Code::And => map2(d, a, y, |x: T, y: T| b(x != T::ZERO && y != T::ZERO)),
+                Code::Or => map2(d, a, y, |x: T, y: T| b(x != T::ZERO || y != T::ZERO)),
                 Code::Select => {
                     let x = *slots.get_unchecked(ins.b as usize);
                     let y = *slots.get_unchecked(ins.c as usize);
@@ -745,7 +819,7 @@ unsafe fn load<T: Copy>(p: *const T, j: usize) -> [T; STEP] {
 
 #[inline(always)]
 unsafe fn map1<T: Real>(d: *mut T, a: *const T, f: impl Fn(T) -> T) {
-    for j in (0..CHUNK).step_by(STEP) {
+    for j in (0..T::CHUNK).step_by(STEP) {
         let x = load(a, j);
         let r = x.map(&f);
         std::ptr::write_unaligned(d.add(j) as *mut [T; STEP], r);
@@ -754,7 +828,7 @@ unsafe fn map1<T: Real>(d: *mut T, a: *const T, f: impl Fn(T) -> T) {
 
 #[inline(always)]
 unsafe fn exp_block<T: Real>(d: *mut T, a: *const T) {
-    for j in (0..CHUNK).step_by(STEP) {
+    for j in (0..T::CHUNK).step_by(STEP) {
         let r = T::exp_lanes(load(a, j));
         std::ptr::write_unaligned(d.add(j) as *mut [T; STEP], r);
     }
@@ -762,7 +836,7 @@ unsafe fn exp_block<T: Real>(d: *mut T, a: *const T) {
 
 #[inline(always)]
 unsafe fn map2<T: Real>(d: *mut T, a: *const T, b: *const T, f: impl Fn(T, T) -> T) {
-    for j in (0..CHUNK).step_by(STEP) {
+    for j in (0..T::CHUNK).step_by(STEP) {
         let (x, y) = (load(a, j), load(b, j));
         let mut r = x;
         for k in 0..STEP {
@@ -780,7 +854,7 @@ unsafe fn map3<T: Real>(
     c: *const T,
     f: impl Fn(T, T, T) -> T,
 ) {
-    for j in (0..CHUNK).step_by(STEP) {
+    for j in (0..T::CHUNK).step_by(STEP) {
         let (x, y, z) = (load(a, j), load(b, j), load(c, j));
         let mut r = x;
         for k in 0..STEP {
@@ -914,7 +988,7 @@ mod tests {
 
     #[test]
     fn runs_over_chunks_in_both_precisions() {
-        for n in [0, 1, CHUNK - 1, CHUNK, 3 * CHUNK + 5] {
+        for n in [0, 1, 63, 64, 127, 128, 3 * 128 + 5] {
             let out = run_with::<f64>(n);
             let out32 = run_with::<f32>(n);
             for i in 0..n {

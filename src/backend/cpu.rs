@@ -55,7 +55,8 @@ fn wide<R: Float>(x: R) -> f64 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuBackend {
     pub precision: Precision,
-    /// Lanes per block (one rayon task each).
+    /// Lanes per block at most (one rayon task each; fewer when the batch would otherwise leave
+    /// threads of the pool idle).
     pub block_lanes: usize,
     /// Lanes per block are padded to a multiple of this.
     pub align: usize,
@@ -65,7 +66,9 @@ impl CpuBackend {
     pub fn new(precision: Precision) -> CpuBackend {
         CpuBackend {
             precision,
-            block_lanes: 16,
+            // wide enough that a mechanism instance fills most of an f64 chunk (64 slots) and
+            // the per-node loops run over whole vectors; 16 was 20 % slower in f32
+            block_lanes: 32,
             align: 1,
         }
     }
@@ -95,7 +98,15 @@ fn run_blocks<R: Float>(
     schedule: &Schedule,
     config: &RunConfig,
 ) -> Result<RunOutput, Diagnostics> {
-    let ranges = blocks(batch.lanes.len(), backend.block_lanes);
+    // as wide as allowed, but at least one block per thread of the pool when lanes allow
+    let per_thread = batch
+        .lanes
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1));
+    let ranges = blocks(
+        batch.lanes.len(),
+        backend.block_lanes.min(per_thread.max(1)),
+    );
     let results: Vec<Result<Vec<LaneResult>, Diagnostics>> = ranges
         .par_iter()
         .map(|r| {
