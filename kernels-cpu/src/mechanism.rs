@@ -415,8 +415,10 @@ impl Program {
                 a: slot(a),
                 b: slot(b),
                 c: slot(c),
+                f: 0,
             });
         }
+        let instrs = fuse(instrs, &outputs);
         for o in &self.outputs {
             if let Output::Add { column, .. } = *o {
                 if !read_columns.contains(&column) {
@@ -476,6 +478,8 @@ enum Code {
     Or,
     /// `d = a != 0 ? b : c`.
     Select,
+    /// `d = (a op₁ b) op₂ c` or `d = c op₂ (a op₁ b)`, op₁ and op₂ among `+ − × ÷` (see [`fuse`]).
+    Fused,
     /// `d = a`.
     Copy,
 }
@@ -535,6 +539,8 @@ struct Instr {
     a: u32,
     b: u32,
     c: u32,
+    /// For [`Code::Fused`]: which pair (see [`fuse`]).
+    f: u8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -792,6 +798,10 @@ impl Kernel {
                 Code::Ne => map2(d, a, y, |x: T, y: T| b(x != y)),
                 Code::And => map2(d, a, y, |x: T, y: T| b(x != T::ZERO && y != T::ZERO)),
                 Code::Or => map2(d, a, y, |x: T, y: T| b(x != T::ZERO || y != T::ZERO)),
+                Code::Fused => {
+                    let z = *slots.get_unchecked(ins.c as usize);
+                    fused(d, a, y, z, ins.f);
+                }
                 Code::Select => {
                     let x = *slots.get_unchecked(ins.b as usize);
                     let y = *slots.get_unchecked(ins.c as usize);
@@ -805,6 +815,93 @@ impl Kernel {
                 }
             }
         }
+    }
+}
+
+/// The arithmetic codes a fused pair may combine, in the order of their index in `Instr::f`.
+const FUSABLE: [Code; 4] = [Code::Add, Code::Sub, Code::Mul, Code::Div];
+
+/// Merges an arithmetic instruction into the next one when the next is arithmetic too, reads
+/// its result as exactly one operand, and nothing reads that result afterwards (a later
+/// instruction or an output): one pass over the blocks instead of two, the same operations in
+/// the same order, so the same bits. `f = op₁ · 8 + op₂ · 2 + (1 if the result is op₂'s right
+/// operand)`; `a`, `b` are op₁'s operands, `c` op₂'s other operand.
+fn fuse(instrs: Vec<Instr>, outputs: &[KernelOutput]) -> Vec<Instr> {
+    let index = |c: Code| FUSABLE.iter().position(|x| *x == c);
+    let reads = |ins: &Instr, r: u32| match ins.code {
+        Code::Select | Code::Fused => ins.a == r || ins.b == r || ins.c == r,
+        _ => ins.a == r || ins.b == r,
+    };
+    // whether register `r` is read after position `from` before being written again
+    let live_after = |from: usize, r: u32| {
+        for ins in &instrs[from..] {
+            if reads(ins, r) {
+                return true;
+            }
+            if ins.d == r {
+                return false;
+            }
+        }
+        outputs.iter().any(|o| o.slot == r)
+    };
+    let mut out = Vec::with_capacity(instrs.len());
+    let mut k = 0;
+    while k < instrs.len() {
+        let first = instrs[k];
+        if let (Some(op1), Some(next)) = (index(first.code), instrs.get(k + 1)) {
+            if let Some(op2) = index(next.code) {
+                let r = first.d;
+                let right = next.b == r && next.a != r;
+                let left = next.a == r && next.b != r;
+                if (left || right) && (next.d == r || !live_after(k + 2, r)) {
+                    out.push(Instr {
+                        code: Code::Fused,
+                        d: next.d,
+                        a: first.a,
+                        b: first.b,
+                        c: if left { next.b } else { next.a },
+                        f: (op1 * 8 + op2 * 2 + right as usize) as u8,
+                    });
+                    k += 2;
+                    continue;
+                }
+            }
+        }
+        out.push(first);
+        k += 1;
+    }
+    out
+}
+
+/// One fused pair over a block (see [`fuse`]).
+#[inline(always)]
+unsafe fn fused<T: Real>(d: *mut T, a: *const T, b: *const T, c: *const T, f: u8) {
+    macro_rules! pair {
+        ($op1:tt, $op2:tt) => {
+            if f & 1 == 0 {
+                map3(d, a, b, c, |x: T, y: T, z: T| (x $op1 y) $op2 z)
+            } else {
+                map3(d, a, b, c, |x: T, y: T, z: T| z $op2 (x $op1 y))
+            }
+        };
+    }
+    match f >> 1 {
+        0 => pair!(+, +),
+        1 => pair!(+, -),
+        2 => pair!(+, *),
+        3 => pair!(+, /),
+        4 => pair!(-, +),
+        5 => pair!(-, -),
+        6 => pair!(-, *),
+        7 => pair!(-, /),
+        8 => pair!(*, +),
+        9 => pair!(*, -),
+        10 => pair!(*, *),
+        11 => pair!(*, /),
+        12 => pair!(/, +),
+        13 => pair!(/, -),
+        14 => pair!(/, *),
+        _ => pair!(/, /),
     }
 }
 
@@ -1001,6 +1098,32 @@ mod tests {
                 assert!((out32[3][i] as f64 - i_here).abs() <= 1e-5 * (1.0 + i_here.abs()));
             }
         }
+    }
+
+    /// The test program's `Sub` then `Mul` into the same register become one fused pass, and
+    /// the results above are those of the fused kernel; a value still read later is not fused.
+    #[test]
+    fn arithmetic_pairs_are_fused_only_when_the_first_result_dies() {
+        let k = program().compile(6).unwrap();
+        let fused: Vec<&Instr> = k.instrs.iter().filter(|i| i.code == Code::Fused).collect();
+        assert_eq!(fused.len(), 1, "{:?}", k.instrs);
+        // (v - e) * g: Sub (index 1) then Mul (index 2), the difference as Mul's right operand
+        assert_eq!(fused[0].f, 8 + 2 * 2 + 1);
+        let mut p = program();
+        // keep register 0's difference alive: the Mul now writes register 2, read by an output
+        p.ops[4] = Op::Binary {
+            dst: 2,
+            op: BinaryOp::Mul,
+            a: 1,
+            b: 0,
+        };
+        p.outputs.push(Output::Set { column: 3, src: 0 });
+        let k = p.compile(6).unwrap();
+        assert!(
+            k.instrs.iter().all(|i| i.code != Code::Fused),
+            "{:?}",
+            k.instrs
+        );
     }
 
     #[test]
