@@ -1,12 +1,16 @@
 //! Mechanism programs: straight-line register code that the main crate's `emit::cpu` makes from a
 //! mechanism kernel, interpreted here over many instances at once, in `f64` or `f32`.
 //!
-//! A program reads per-instance *columns* (parameters, states, the node's voltage and ion values,
-//! gathered by the caller into one slice per column), computes into registers, and at the end
-//! stores (`Set`) or accumulates (`Add`) into columns. Instances are processed in chunks of
-//! [`CHUNK`]: every operation runs over the whole chunk before the next, so the inner loops are
-//! simple and vectorisable. All reads of a chunk happen before any of its stores, so a column may
-//! be both read and written (a state), exactly as the IR defines a kernel.
+//! A program reads per-instance *columns* (parameters, states, the node's voltage and ion values),
+//! computes into registers, and at the end stores (`Set`) or accumulates (`Add`) into columns.
+//! [`Program::compile`] turns it into a [`Kernel`]: constants and column loads become operands,
+//! pairs of arithmetic instructions fuse into one pass. A kernel runs over a column's own array
+//! or, for node values, over a per-node array through each instance's row (no copies around
+//! the call). Instances are processed in chunks of [`Real::CHUNK`]: every instruction runs over
+//! the whole chunk before the next, so the inner loops are simple and vectorise (AVX-512F or
+//! AVX2 builds chosen at run time, never contracting into FMA). All reads of a chunk happen
+//! before any of its stores, so a column may be both read and written (a state), exactly as the
+//! IR defines a kernel.
 //!
 //! Truth values are numbers: comparisons give 1 or 0, a select takes its first branch when the
 //! condition is not 0, as in C.
