@@ -133,14 +133,16 @@ def main():
                                for r in protocol.recordings]
 
         sim_seconds = [0.0]
+        sim_cpu_seconds = [0.0]
         compartments = [0]
         plain_run = sim.run
 
         def timed_run(*a, **k):
             compartments[0] = sum(sec.nseg for sec in h.allsec())
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = plain_run(*a, **k)
             sim_seconds[0] += time.perf_counter() - t0
+            sim_cpu_seconds[0] += time.process_time() - c0
             return result
 
         sim.run = timed_run
@@ -160,6 +162,7 @@ def main():
             "compartments": compartments[0],
             "wall_total_s": total,
             "wall_sim_s": sim_seconds[0],
+            "cpu_sim_s": sim_cpu_seconds[0],
             "spike_times_ms": spikes,
         }
         out_path.write_text(json.dumps(result))
