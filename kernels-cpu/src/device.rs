@@ -317,11 +317,10 @@ pub fn detect_spikes<R: crate::Real>(
     step: u32,
     b: &mut SpikeBuffers<R>,
 ) {
-    for lane in 0..s.lanes {
+    for (lane, &x) in v_at_node[..s.lanes].iter().enumerate() {
         if failed(lane) {
             continue;
         }
-        let x = v_at_node[lane];
         let prev = b.prev[lane];
         if step > 0 && prev.to_f64() < threshold_mv && x.to_f64() >= threshold_mv {
             let k = b.count[lane] as usize;

@@ -386,7 +386,9 @@ impl<'a, R: Float> Block<'a, R> {
             dt_ms: config.dt_ms,
             t_ms: 0.0,
             step: 0,
-            spikes: config.spike_detector.map(|sd| SpikeLanes::new(sd, real_lanes)),
+            spikes: config
+                .spike_detector
+                .map(|sd| SpikeLanes::new(sd, real_lanes)),
             failures: vec![None; real_lanes],
             traces: vec![
                 vec![Vec::with_capacity(config.samples()); config.probes.len()];
@@ -449,10 +451,7 @@ impl<'a, R: Float> Block<'a, R> {
             Phase::State(m) => self.kernel(m, Hook::State),
             Phase::CheckLanes => {
                 self.check_lanes();
-                if let Some(sp) = &mut self.spikes {
-                    let w = self.lay.lanes_padded();
-                    sp.detect(&self.v[sp.detector.node.index() * w..][..w], &self.failures, self.step);
-                }
+                self.detect_spikes();
             }
             Phase::Record => {
                 if self.step.is_multiple_of(config.record_every.max(1)) {
@@ -659,6 +658,17 @@ impl<'a, R: Float> Block<'a, R> {
     }
 }
 
+impl<R: Float> Block<'_, R> {
+    /// After the lane check: the spike detector, if the run has one.
+    fn detect_spikes(&mut self) {
+        if let Some(sp) = &mut self.spikes {
+            let w = self.lay.lanes_padded();
+            let v_at_node = &self.v[sp.detector.node.index() * w..][..w];
+            sp.detect(v_at_node, &self.failures, self.step);
+        }
+    }
+}
+
 /// The spike detector of a block's real lanes: `shaders/spikes.wgsl`'s buffers, run by its CPU
 /// twin after each lane check.
 struct SpikeLanes<R> {
@@ -696,7 +706,14 @@ impl<R: Float> SpikeLanes<R> {
         };
         let failed = |lane: usize| failures[lane].is_some();
         let (threshold_mv, step) = (self.detector.threshold_mv, step as u32);
-        kernels_cpu::device::detect_spikes(self.shape, v_at_node, failed, threshold_mv, step, &mut b);
+        kernels_cpu::device::detect_spikes(
+            self.shape,
+            v_at_node,
+            failed,
+            threshold_mv,
+            step,
+            &mut b,
+        );
     }
 
     fn into_lanes(self, dt_ms: f64) -> Vec<crate::engine::LaneSpikes> {

@@ -478,7 +478,12 @@ impl<'m> Prepared<'m> {
         let spike_words = config
             .spike_detector
             .map_or(0, |sd| (2 + 3 * sd.capacity) as u64);
-        let per_lane_bytes = [n * 4, 4 * species * n * 4, (4 + records) * 4, spike_words * 4];
+        let per_lane_bytes = [
+            n * 4,
+            4 * species * n * 4,
+            (4 + records) * 4,
+            spike_words * 4,
+        ];
         let mut cap = per_lane_bytes
             .iter()
             .map(|b| max / b.max(&1))
