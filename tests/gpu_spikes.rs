@@ -358,9 +358,12 @@ fn ball_and_stick_spikes_without_traces() {
     );
 }
 
+/// Simulated time of the timing [ms].
+const TIMING_TSTOP_MS: f64 = 100.0;
+
 /// The figure of benches/README.md (run by hand: `cargo test --test integration
 /// spike_readback -- --ignored --nocapture`): 256 ball-and-stick lanes at random step amplitudes
-/// for 300 ms on the GPU backend, every-step soma traces read back against spikes only plus
+/// for `TIMING_TSTOP_MS` on the GPU backend, every-step soma traces read back against spikes only plus
 /// traces decimated to 1 ms; both give the same spikes.
 #[test]
 #[ignore = "a timing, run by hand"]
@@ -370,10 +373,10 @@ fn spike_readback_timing_256_lanes() {
     let lanes: Vec<LaneSpec> = (0..256)
         .map(|_| LaneSpec {
             values: model.own_lane().unwrap(),
-            stimulus: Some(squares(&model, &[(5.0, 290.0, rng.uniform(0.0, 1.2))])),
+            stimulus: Some(squares(&model, &[(5.0, 1000.0, rng.uniform(0.0, 1.2))])),
         })
         .collect();
-    let steps = RunConfig::steps_for(300.0, em.dt_ms);
+    let steps = RunConfig::steps_for(TIMING_TSTOP_MS, em.dt_ms);
     let full = config(em.dt_ms, steps, &model, 1);
     let decimated = config(em.dt_ms, steps, &model, 40);
     // warm: pipelines compiled
@@ -387,8 +390,18 @@ fn spike_readback_timing_256_lanes() {
         let out = run_config(gpu_backend(), &model, &lanes, c);
         (t.elapsed().as_secs_f64(), out)
     };
-    let (t_full, a) = time(&full);
-    let (t_dec, b) = time(&decimated);
+    // alternated, the fastest of three each (the machine is shared)
+    let (mut t_full, mut t_dec) = (f64::INFINITY, f64::INFINITY);
+    let (mut a, mut b) = (None, None);
+    for _ in 0..3 {
+        let (t, o) = time(&full);
+        t_full = t_full.min(t);
+        a = Some(o);
+        let (t, o) = time(&decimated);
+        t_dec = t_dec.min(t);
+        b = Some(o);
+    }
+    let (a, b) = (a.unwrap(), b.unwrap());
     let t = std::time::Instant::now();
     let from_traces: usize = a
         .lanes
