@@ -29,11 +29,13 @@ struct Step {
     record: u32,
 }
 
+// v and failures are only read here, but bound read_write as the lane shaders bind them, so that
+// the buffers keep one usage from dispatch to dispatch.
 @group(0) @binding(0) var<uniform> params: SpikeParams;
 // membrane potential [mV], node i of lane k at i * lanes + k
-@group(0) @binding(1) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read_write> v: array<f32>;
 // per lane 4 words, the first the failure step + 1 (0: the lane has not failed)
-@group(0) @binding(2) var<storage, read> failures: array<u32>;
+@group(0) @binding(2) var<storage, read_write> failures: array<u32>;
 @group(0) @binding(3) var<storage, read_write> spikes: array<u32>;
 @group(1) @binding(0) var<uniform> step: Step;
 

@@ -23,7 +23,6 @@ use crate::gpu_backend::{gpu_backend, load, squares, GPU_SPIKE_TIME_TOL_MS};
 use crate::gpu_kernels::{gpu, Rng};
 use crate::sim::{reference, render};
 
-const RO: Binding = Binding::Storage { read_only: true };
 const RW: Binding = Binding::Storage { read_only: false };
 
 /// The twin's state as the device buffer's words (f32 values as bits).
@@ -72,8 +71,8 @@ fn spike_shader_matches_its_twin() {
         let groups = vec![
             vec![
                 OnceBuffer::new(Binding::Uniform, &params),
-                OnceBuffer::new(RO, &v),
-                OnceBuffer::new(RO, &failures),
+                OnceBuffer::new(RW, &v),
+                OnceBuffer::new(RW, &failures),
                 OnceBuffer::new(RW, &dev),
             ],
             vec![OnceBuffer::new(

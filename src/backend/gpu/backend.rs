@@ -275,7 +275,7 @@ impl FixedKernels {
         let gather_group = gpu.group_layout("gather", &[rw, rw, rw, rw, ro, rw]);
         let electrodes_group =
             gpu.group_layout("electrodes", &[Binding::Uniform, ro, ro, ro, ro, rw]);
-        let spikes_group = gpu.group_layout("spikes", &[Binding::Uniform, ro, ro, rw]);
+        let spikes_group = gpu.group_layout("spikes", &[Binding::Uniform, rw, rw, rw]);
 
         let lanes_module = gpu.shader_module("lanes", LANES_WGSL)?;
         let lanes_layout = gpu.pipeline_layout("lanes", &[&lanes_group, &step_group, &op_group]);
