@@ -165,6 +165,7 @@ fn main() {
                 node: model.soma_node,
                 quantity: Quantity::V,
             }],
+            spike_detector: None,
         };
         let mut reference: Option<Vec<Vec<f64>>> = None;
         for backend in [&cpu as &dyn Backend, &gpu as &dyn Backend] {

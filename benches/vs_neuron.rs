@@ -182,6 +182,7 @@ fn main() {
             node: model.soma_node,
             quantity: Quantity::V,
         }],
+        spike_detector: None,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)

@@ -95,6 +95,7 @@ pub fn run_on(
             node: model.soma_node,
             quantity: Quantity::V,
         }],
+        spike_detector: None,
     };
     run(backend, &batch, &config).unwrap_or_else(|d| panic!("{}", render(&d)))
 }
@@ -303,6 +304,7 @@ fn gpu_backend_settings() {
                 },
             },
         ],
+        spike_detector: None,
     };
     let d = run(&f64_backend, &batch, &config).unwrap_err();
     assert!(

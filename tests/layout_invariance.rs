@@ -86,6 +86,7 @@ fn run_with(
                 quantity: Quantity::V,
             },
         ],
+        spike_detector: None,
     };
     let batch = Batch { model, lanes };
     run(backend, &batch, &config).unwrap_or_else(|d| panic!("{}", render(&d)))

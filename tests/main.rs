@@ -10,6 +10,7 @@ mod gpu_compare;
 mod gpu_hines;
 mod gpu_kernels;
 mod gpu_shaders;
+mod gpu_spikes;
 mod gpu_wgsl;
 mod layout_invariance;
 mod nmodl;

@@ -206,6 +206,7 @@ fn run_lanes(
         steps: RunConfig::steps_for(tstop_ms, dt),
         record_every: 1,
         probes,
+        spike_detector: None,
     };
     run(&CpuBackend::new(precision), &batch, &config).unwrap_or_else(|d| panic!("{}", render(&d)))
 }
@@ -462,6 +463,7 @@ fn run_with(backend: &CpuBackend, lanes: Vec<LaneSpec>, tstop_ms: f64) -> RunOut
         steps: RunConfig::steps_for(tstop_ms, s.em.dt_ms),
         record_every: 1,
         probes: invariance_probes(&s.model),
+        spike_detector: None,
     };
     run(backend, &batch, &config).unwrap_or_else(|d| panic!("{}", render(&d)))
 }
@@ -565,6 +567,7 @@ fn decimated_recording_samples_every_kth_step() {
         steps: 800,
         record_every,
         probes: invariance_probes(&s.model),
+        spike_detector: None,
     };
     let batch = Batch {
         model: &s.model,
@@ -603,6 +606,7 @@ fn bad_inputs_are_diagnosed() {
             node: emsweep::layout::Node(1_000_000),
             quantity: Quantity::V,
         }],
+        spike_detector: None,
     };
     let d = run(&backend, &batch, &config).unwrap_err();
     assert_eq!(kinds(&d), ["bad-dt", "bad-record", "bad-probe"]);
@@ -704,6 +708,7 @@ fn simplecell_matches_neuron() {
         steps: RunConfig::steps_for(tstop, em.dt_ms),
         record_every: 1,
         probes: vec![soma_v(&model)],
+        spike_detector: None,
     };
     let out = run(&CpuBackend::new(Precision::F64), &batch, &config).unwrap();
     for (r, lane) in refs.iter().zip(&out.lanes) {

@@ -84,6 +84,7 @@ fn run_f64(model: &CellModel, lanes: Vec<LaneSpec>, tstop_ms: f64, dt_ms: f64) -
             node: model.soma_node,
             quantity: Quantity::V,
         }],
+        spike_detector: None,
     };
     let out = run(&CpuBackend::new(Precision::F64), &batch, &config)
         .unwrap_or_else(|d| panic!("{}", render(&d)));

@@ -1,5 +1,6 @@
 //! CPU twins of the GPU backend's hand-written shaders (`shaders/lanes.wgsl`,
-//! `shaders/gather.wgsl`, `shaders/electrodes.wgsl`): the same f32 operations in the same order
+//! `shaders/gather.wgsl`, `shaders/electrodes.wgsl`, `shaders/spikes.wgsl`): the same f32
+//! operations in the same order
 //! over the same buffers, so that tests can run a shader and its twin on random inputs and
 //! compare. Each function documents the entry point it twins; buffers are the shaders' bindings
 //! (words where the shader reads `u32`s).
@@ -261,5 +262,76 @@ pub fn electrodes(t: &ElectrodeTables, slot: usize, acc_i: &mut [f32]) {
                 acc_i[k] -= amp;
             }
         }
+    }
+}
+
+/// The sizes of `shaders/spikes.wgsl`'s buffer: `lanes` lanes of `capacity` records each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpikeShape {
+    pub lanes: usize,
+    pub capacity: usize,
+}
+
+impl SpikeShape {
+    /// Words of the device buffer: per lane the previous voltage and the count, then per lane
+    /// and kept spike its step, then per lane and kept spike the two voltages around it.
+    pub fn words(&self) -> usize {
+        self.lanes * (2 + 3 * self.capacity)
+    }
+}
+
+/// The spike detector's state, in the regions of `shaders/spikes.wgsl`'s buffer: `prev[lane]`
+/// (the voltage at the previous step), `count[lane]` (crossings so far, kept or not),
+/// `steps[lane · capacity + k]` and `volts[2 (lane · capacity + k) ..]` (step and the voltages
+/// at steps `step − 1` and `step` of kept spike `k`).
+pub struct SpikeBuffers<'a, R> {
+    pub prev: &'a mut [R],
+    pub count: &'a mut [u32],
+    pub steps: &'a mut [u32],
+    pub volts: &'a mut [R],
+}
+
+/// The f32 threshold the device compares with: the smallest f32 not below `threshold_mv`. For an
+/// f32 `x`, `x >= t` and `x < t` then hold exactly when `x as f64 >= threshold_mv` and
+/// `(x as f64) < threshold_mv` do, so the device finds the crossings an f64 comparison of the
+/// recorded trace finds.
+pub fn spike_threshold_f32(threshold_mv: f64) -> f32 {
+    let t = threshold_mv as f32;
+    if f64::from(t) >= threshold_mv || t.is_nan() {
+        t
+    } else {
+        t.next_up()
+    }
+}
+
+/// `detect_spikes`: for every lane not failed (`failed(lane)` false), at step `step` with the
+/// voltage `v_at_node[lane]` at the detector's node: if `step > 0`, `prev < threshold` and
+/// `v >= threshold` (compared in f64, which for f32 values is what the device's comparisons with
+/// [`spike_threshold_f32`] give), the crossing is counted and, while fewer than `capacity` are
+/// kept, kept; then `prev = v`. Failed lanes are left alone.
+pub fn detect_spikes<R: crate::Real>(
+    s: SpikeShape,
+    v_at_node: &[R],
+    failed: impl Fn(usize) -> bool,
+    threshold_mv: f64,
+    step: u32,
+    b: &mut SpikeBuffers<R>,
+) {
+    for (lane, &x) in v_at_node[..s.lanes].iter().enumerate() {
+        if failed(lane) {
+            continue;
+        }
+        let prev = b.prev[lane];
+        if step > 0 && prev.to_f64() < threshold_mv && x.to_f64() >= threshold_mv {
+            let k = b.count[lane] as usize;
+            if k < s.capacity {
+                let r = lane * s.capacity + k;
+                b.steps[r] = step;
+                b.volts[2 * r] = prev;
+                b.volts[2 * r + 1] = x;
+            }
+            b.count[lane] = b.count[lane].saturating_add(1);
+        }
+        b.prev[lane] = x;
     }
 }

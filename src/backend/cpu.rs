@@ -209,6 +209,8 @@ struct Block<'a, R> {
     dt_ms: f64,
     t_ms: f64,
     step: usize,
+    /// With a spike detector in the run configuration: its state.
+    spikes: Option<SpikeLanes<R>>,
     failures: Vec<Option<LaneFailure>>,
     /// `traces[slot][probe]`.
     traces: Vec<Vec<Vec<f64>>>,
@@ -397,6 +399,9 @@ impl<'a, R: Float> Block<'a, R> {
             dt_ms: config.dt_ms,
             t_ms: 0.0,
             step: 0,
+            spikes: config
+                .spike_detector
+                .map(|sd| SpikeLanes::new(sd, real_lanes)),
             failures: vec![None; real_lanes],
             traces: vec![
                 vec![Vec::with_capacity(config.samples()); config.probes.len()];
@@ -457,7 +462,10 @@ impl<'a, R: Float> Block<'a, R> {
             }
             Phase::HalfStep => self.t_ms += 0.5 * self.dt_ms,
             Phase::State(m) => self.kernel(m, Hook::State),
-            Phase::CheckLanes => self.check_lanes(),
+            Phase::CheckLanes => {
+                self.check_lanes();
+                self.detect_spikes();
+            }
             Phase::Record => {
                 if self.step.is_multiple_of(config.record_every.max(1)) {
                     self.record(config);
@@ -665,10 +673,93 @@ impl<'a, R: Float> Block<'a, R> {
     }
 
     fn into_results(self) -> Vec<LaneResult> {
+        let spikes = self.spikes.map(|sp| sp.into_lanes(self.dt_ms));
         self.traces
             .into_iter()
             .zip(self.failures)
-            .map(|(traces, failure)| LaneResult { traces, failure })
+            .enumerate()
+            .map(|(lane, (traces, failure))| LaneResult {
+                traces,
+                failure,
+                spikes: spikes.as_ref().map(|s| s[lane].clone()),
+            })
+            .collect()
+    }
+}
+
+impl<R: Float> Block<'_, R> {
+    /// After the lane check: the spike detector, if the run has one.
+    fn detect_spikes(&mut self) {
+        if let Some(sp) = &mut self.spikes {
+            let w = self.lay.lanes_padded();
+            let v_at_node = &self.v[sp.detector.node.index() * w..][..w];
+            sp.detect(v_at_node, &self.failures, self.step);
+        }
+    }
+}
+
+/// The spike detector of a block's real lanes: `shaders/spikes.wgsl`'s buffers, run by its CPU
+/// twin after each lane check.
+struct SpikeLanes<R> {
+    detector: crate::engine::SpikeDetector,
+    shape: kernels_cpu::device::SpikeShape,
+    prev: Vec<R>,
+    count: Vec<u32>,
+    steps: Vec<u32>,
+    volts: Vec<R>,
+}
+
+impl<R: Float> SpikeLanes<R> {
+    fn new(detector: crate::engine::SpikeDetector, lanes: usize) -> SpikeLanes<R> {
+        let shape = kernels_cpu::device::SpikeShape {
+            lanes,
+            capacity: detector.capacity,
+        };
+        SpikeLanes {
+            detector,
+            shape,
+            prev: vec![real(0.0); lanes],
+            count: vec![0; lanes],
+            steps: vec![0; lanes * shape.capacity],
+            volts: vec![real(0.0); 2 * lanes * shape.capacity],
+        }
+    }
+
+    /// After the lane check of step `step`: `v_at_node` holds the detector node's row.
+    fn detect(&mut self, v_at_node: &[R], failures: &[Option<LaneFailure>], step: usize) {
+        let mut b = kernels_cpu::device::SpikeBuffers {
+            prev: &mut self.prev,
+            count: &mut self.count,
+            steps: &mut self.steps,
+            volts: &mut self.volts,
+        };
+        let failed = |lane: usize| failures[lane].is_some();
+        let (threshold_mv, step) = (self.detector.threshold_mv, step as u32);
+        kernels_cpu::device::detect_spikes(
+            self.shape,
+            v_at_node,
+            failed,
+            threshold_mv,
+            step,
+            &mut b,
+        );
+    }
+
+    fn into_lanes(self, dt_ms: f64) -> Vec<crate::engine::LaneSpikes> {
+        let cap = self.shape.capacity;
+        (0..self.shape.lanes)
+            .map(|lane| {
+                let count = self.count[lane] as usize;
+                let records = (0..count.min(cap)).map(|k| {
+                    let r = lane * cap + k;
+                    (
+                        self.steps[r],
+                        wide(self.volts[2 * r]),
+                        wide(self.volts[2 * r + 1]),
+                    )
+                });
+                crate::engine::LaneSpikes::from_records(&self.detector, dt_ms, count, records)
+            })
             .collect()
     }
 }

@@ -24,7 +24,7 @@ pub mod schedule;
 pub use library::MechanismLibrary;
 pub use model::{CellModel, LaneValues};
 pub use run::{
-    run, Batch, LaneFailure, LaneResult, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig,
-    RunOutput,
+    run, Batch, LaneFailure, LaneResult, LaneSpec, LaneSpikes, LaneStimulus, Probe, Quantity,
+    RunConfig, RunOutput, SpikeDetector,
 };
 pub use schedule::{Phase, Schedule};

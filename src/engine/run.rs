@@ -1,6 +1,7 @@
 //! The run driver's vocabulary: a [`Batch`] (lanes sharing one [`CellModel`]), what to record
-//! ([`Probe`]s), how long and how finely ([`RunConfig`]), and what comes back ([`RunOutput`]:
-//! per lane its traces and, if it failed, when and where).
+//! ([`Probe`]s, an optional [`SpikeDetector`]), how long and how finely ([`RunConfig`]), and what
+//! comes back ([`RunOutput`]: per lane its traces, its spike times and, if it failed, when and
+//! where).
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::IonVar;
@@ -76,6 +77,74 @@ pub struct RunConfig {
     /// Record every this many steps (1: every step; t = 0 is always recorded).
     pub record_every: usize,
     pub probes: Vec<Probe>,
+    /// Spikes detected every step, whatever `record_every` (`None`: no detection).
+    pub spike_detector: Option<SpikeDetector>,
+}
+
+/// Spike detection during a run: every step, an upward crossing of `threshold_mv` by the
+/// membrane potential at `node` is a spike, its time interpolated linearly between the two steps
+/// exactly as [`crate::features::spike_times_ms`] interpolates an every-step trace whose sample
+/// `k` is at `k · dt` (so the spikes equal those found afterwards on a full trace, bit for bit).
+/// A lane keeps its first `capacity` spikes; later ones are counted ([`LaneSpikes::dropped`]).
+/// Detection stops when the lane fails.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpikeDetector {
+    pub node: Node,
+    pub threshold_mv: f64,
+    /// Spike times kept per lane.
+    pub capacity: usize,
+}
+
+impl SpikeDetector {
+    /// Spike times kept per lane unless told otherwise.
+    pub const DEFAULT_CAPACITY: usize = 256;
+    /// The largest capacity a run accepts.
+    pub const MAX_CAPACITY: usize = 1 << 16;
+
+    /// A detector at `node` with [`SpikeDetector::DEFAULT_CAPACITY`].
+    pub fn new(node: Node, threshold_mv: f64) -> SpikeDetector {
+        SpikeDetector {
+            node,
+            threshold_mv,
+            capacity: SpikeDetector::DEFAULT_CAPACITY,
+        }
+    }
+}
+
+/// One lane's detected spikes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaneSpikes {
+    /// The first (at most `capacity`) spike times [ms], ascending.
+    pub times_ms: Vec<f64>,
+    /// Spikes detected beyond the capacity, not kept (0: none lost).
+    pub dropped: usize,
+}
+
+impl LaneSpikes {
+    /// The spikes of a lane from a detector's records: per kept crossing, the step `s` at which
+    /// the voltage reached the threshold, the voltage at step `s − 1` and at step `s` [mV];
+    /// `count` is the number of crossings detected (kept or not). Each time is
+    /// [`crate::features::spike_times_ms`] over the two samples at `(s − 1) · dt` and `s · dt`.
+    pub fn from_records(
+        detector: &SpikeDetector,
+        dt_ms: f64,
+        count: usize,
+        records: impl IntoIterator<Item = (u32, f64, f64)>,
+    ) -> LaneSpikes {
+        let mut times_ms = Vec::new();
+        for (step, v0, v1) in records {
+            let t = [f64::from(step.max(1) - 1) * dt_ms, f64::from(step) * dt_ms];
+            times_ms.extend(crate::features::spike_times_ms(
+                &t,
+                &[v0, v1],
+                detector.threshold_mv,
+            ));
+        }
+        LaneSpikes {
+            dropped: count.saturating_sub(times_ms.len()),
+            times_ms,
+        }
+    }
 }
 
 impl RunConfig {
@@ -122,6 +191,8 @@ pub struct LaneResult {
     /// One trace per probe, `RunConfig::samples()` values each; NaN from the failure on.
     pub traces: Vec<Vec<f64>>,
     pub failure: Option<LaneFailure>,
+    /// The detected spikes (`None`: no [`SpikeDetector`] in the run configuration).
+    pub spikes: Option<LaneSpikes>,
 }
 
 /// The results of a batch, lane by lane in batch order.
@@ -154,6 +225,30 @@ pub fn check(batch: &Batch, config: &RunConfig) -> Diagnostics {
         bad("empty-batch", "the batch has no lanes".into());
     }
     let n = model.node_count();
+    if let Some(sd) = &config.spike_detector {
+        if sd.node.index() >= n {
+            bad(
+                "bad-spike-detector",
+                format!("spike detector at node {} of {n}", sd.node.0),
+            );
+        }
+        if !sd.threshold_mv.is_finite() {
+            bad(
+                "bad-spike-detector",
+                format!("spike threshold must be finite, not {}", sd.threshold_mv),
+            );
+        }
+        if sd.capacity == 0 || sd.capacity > SpikeDetector::MAX_CAPACITY {
+            bad(
+                "bad-spike-detector",
+                format!(
+                    "spike capacity must be 1 to {}, not {}",
+                    SpikeDetector::MAX_CAPACITY,
+                    sd.capacity
+                ),
+            );
+        }
+    }
     for (k, p) in config.probes.iter().enumerate() {
         if p.node.index() >= n {
             bad("bad-probe", format!("probe {k}: node {} of {n}", p.node.0));

@@ -772,6 +772,7 @@ impl Sweep<'_> {
             steps: RunConfig::steps_for(program.tstop_ms, dt_ms),
             record_every: 1,
             probes: engine_probes,
+            spike_detector: None,
         };
         let lanes: Vec<LaneSpec> = LaneStimulus::lanes_of(program, model.soma_node)
             .into_iter()

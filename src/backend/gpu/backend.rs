@@ -15,12 +15,14 @@
 //!   reads into its columns, the generated kernel runs (`crate::emit::wgsl`), and the columns it
 //!   wrote are copied back.
 //! - `Electrodes`: `shaders/electrodes.wgsl` with the tables of [`super::stimulus`].
+//! - after `CheckLanes`, with a [`crate::engine::SpikeDetector`]: `shaders/spikes.wgsl` (the
+//!   previous step's voltage kept per lane, crossings written into a buffer of fixed capacity).
 //! - `Cable`: the accumulated currents negated, then `shaders/hines.wgsl`'s `cable_step`.
 //! - `HalfStep`: the host's f64 clock advances; each distinct time is a *time slot*, a uniform
 //!   (bound at a dynamic offset) holding the time, the step number and the recording sample.
 //!
 //! Many steps are encoded into one compute pass and one submission; only the recordings (after
-//! each submission) and the lane failures (at the end) are read back. A lane's values depend only
+//! each submission), the lane failures and the spikes (at the end) are read back. A lane's values depend only
 //! on its own inputs, whatever its position in the batch or the batch's size.
 //!
 //! Lanes are split into groups when one array of a group would exceed a binding (or the
@@ -38,8 +40,8 @@ use crate::emit::wgsl::{self, Column};
 use crate::engine::model::ktf_mv;
 use crate::engine::run::FAILURE_BOUND_MV;
 use crate::engine::{
-    Batch, CellModel, LaneFailure, LaneResult, LaneSpec, Phase, Quantity, RunConfig, RunOutput,
-    Schedule,
+    Batch, CellModel, LaneFailure, LaneResult, LaneSpec, LaneSpikes, Phase, Quantity, RunConfig,
+    RunOutput, Schedule,
 };
 use crate::ir::{Expr, Hook, IonVar, Load, SimVar};
 use crate::layout::Node;
@@ -56,6 +58,8 @@ pub const LANES_WGSL: &str = include_str!("../../../shaders/lanes.wgsl");
 pub const GATHER_WGSL: &str = include_str!("../../../shaders/gather.wgsl");
 /// `shaders/electrodes.wgsl`.
 pub const ELECTRODES_WGSL: &str = include_str!("../../../shaders/electrodes.wgsl");
+/// `shaders/spikes.wgsl`.
+pub const SPIKES_WGSL: &str = include_str!("../../../shaders/spikes.wgsl");
 
 /// Threads per workgroup of the hand-written shaders.
 const WG: u32 = 64;
@@ -250,12 +254,14 @@ struct FixedKernels {
     lanes_group: wgpu::BindGroupLayout,
     gather_group: wgpu::BindGroupLayout,
     electrodes_group: wgpu::BindGroupLayout,
+    spikes_group: wgpu::BindGroupLayout,
     step_group: wgpu::BindGroupLayout,
     op_group: wgpu::BindGroupLayout,
     lanes: BTreeMap<&'static str, wgpu::ComputePipeline>,
     gather: wgpu::ComputePipeline,
     scatter: wgpu::ComputePipeline,
     electrodes: wgpu::ComputePipeline,
+    spikes: wgpu::ComputePipeline,
 }
 
 impl FixedKernels {
@@ -269,6 +275,7 @@ impl FixedKernels {
         let gather_group = gpu.group_layout("gather", &[rw, rw, rw, rw, ro, rw]);
         let electrodes_group =
             gpu.group_layout("electrodes", &[Binding::Uniform, ro, ro, ro, ro, rw]);
+        let spikes_group = gpu.group_layout("spikes", &[Binding::Uniform, rw, rw, rw]);
 
         let lanes_module = gpu.shader_module("lanes", LANES_WGSL)?;
         let lanes_layout = gpu.pipeline_layout("lanes", &[&lanes_group, &step_group, &op_group]);
@@ -296,17 +303,23 @@ impl FixedKernels {
         let el_layout = gpu.pipeline_layout("electrodes", &[&electrodes_group, &step_group]);
         let electrodes =
             gpu.compute_pipeline("electrodes", &el_layout, &el_module, "electrodes")?;
+        let spikes_module = gpu.shader_module("spikes", SPIKES_WGSL)?;
+        let spikes_layout = gpu.pipeline_layout("spikes", &[&spikes_group, &step_group]);
+        let spikes =
+            gpu.compute_pipeline("spikes", &spikes_layout, &spikes_module, "detect_spikes")?;
         Ok(FixedKernels {
             hines: HinesKernel::new(gpu)?,
             lanes_group,
             gather_group,
             electrodes_group,
+            spikes_group,
             step_group,
             op_group,
             lanes,
             gather,
             scatter,
             electrodes,
+            spikes,
         })
     }
 }
@@ -462,7 +475,15 @@ impl<'m> Prepared<'m> {
         let species = self.model.ions.len().max(1) as u64;
         let max = gpu.max_binding_bytes().min(gpu.limits.max_buffer_size);
         let records = (steps_per_chunk_records(config, chunk_steps) * config.probes.len()) as u64;
-        let per_lane_bytes = [n * 4, 4 * species * n * 4, (4 + records) * 4];
+        let spike_words = config
+            .spike_detector
+            .map_or(0, |sd| (2 + 3 * sd.capacity) as u64);
+        let per_lane_bytes = [
+            n * 4,
+            4 * species * n * 4,
+            (4 + records) * 4,
+            spike_words * 4,
+        ];
         let mut cap = per_lane_bytes
             .iter()
             .map(|b| max / b.max(&1))
@@ -535,6 +556,8 @@ struct LaneGroup<'a> {
     electrodes: ElectrodeTables,
     lanes_bind: wgpu::BindGroup,
     electrodes_bind: Option<wgpu::BindGroup>,
+    /// With a spike detector: its buffer and bind group.
+    spikes: Option<(wgpu::Buffer, wgpu::BindGroup)>,
     step_bind: wgpu::BindGroup,
     op_bind: wgpu::BindGroup,
     blocks: Vec<(MechanismBlocks, Vec<BlockOps>)>,
@@ -848,6 +871,28 @@ impl<'a> LaneGroup<'a> {
         } else {
             (None, None)
         };
+        let spikes = config.spike_detector.map(|sd| {
+            let shape = kernels_cpu::device::SpikeShape {
+                lanes: w,
+                capacity: sd.capacity,
+            };
+            let buffer = gpu.storage_buffer("spikes", &vec![0u32; shape.words()]);
+            let params = gpu.uniform_buffer(
+                "spike params",
+                &[
+                    w as u32,
+                    sd.node.0,
+                    sd.capacity as u32,
+                    kernels_cpu::device::spike_threshold_f32(sd.threshold_mv).to_bits(),
+                ],
+            );
+            let bind = gpu.bind_group(
+                "spikes",
+                &fixed.spikes_group,
+                &[&params, cable.v_buffer(), &out, &buffer],
+            );
+            (buffer, bind)
+        });
         let step_bind =
             gpu.dynamic_bind_group("step", &fixed.step_group, &steps_buffer, STEP_BYTES);
         let op_bind = gpu.dynamic_bind_group("op", &fixed.op_group, &ops_buffer, OP_BYTES);
@@ -863,6 +908,7 @@ impl<'a> LaneGroup<'a> {
             electrodes,
             lanes_bind,
             electrodes_bind,
+            spikes,
             step_bind,
             op_bind,
             blocks,
@@ -981,8 +1027,23 @@ impl<'a> LaneGroup<'a> {
         }
         let out: Vec<u32> = gpu.read_buffer(&self.out, 4 * w)?;
         debug_assert!(self.out_words >= 4 * w);
+        let mut spikes: Vec<Option<LaneSpikes>> = vec![None; w];
+        if let (Some(sd), Some((buffer, _))) = (&config.spike_detector, &self.spikes) {
+            let cap = sd.capacity;
+            let words: Vec<u32> = gpu.read_buffer(buffer, w * (2 + 3 * cap))?;
+            let (steps, volts) = words[2 * w..].split_at(w * cap);
+            for (lane, lane_spikes) in spikes.iter_mut().enumerate() {
+                let count = words[w + lane] as usize;
+                let f = |x: u32| f64::from(f32::from_bits(x));
+                let records = (0..count.min(cap)).map(|k| {
+                    let r = lane * cap + k;
+                    (steps[r], f(volts[2 * r]), f(volts[2 * r + 1]))
+                });
+                *lane_spikes = Some(LaneSpikes::from_records(sd, config.dt_ms, count, records));
+            }
+        }
         let mut results = Vec::with_capacity(w);
-        for (lane, mut tr) in traces.into_iter().enumerate() {
+        for ((lane, mut tr), spikes) in traces.into_iter().enumerate().zip(spikes) {
             let failure = match out[4 * lane] {
                 0 => None,
                 s1 => {
@@ -1008,6 +1069,7 @@ impl<'a> LaneGroup<'a> {
             results.push(LaneResult {
                 traces: tr,
                 failure,
+                spikes,
             });
         }
         debug_assert_eq!(results.len(), self.specs.len());
@@ -1091,7 +1153,15 @@ impl<'a> LaneGroup<'a> {
                 self.cable.dispatch_step_in(gpu, &fixed.hines, pass);
             }
             Phase::HalfStep => {}
-            Phase::CheckLanes => self.lane_op(fixed, pass, "check_lanes", slot, 0, groups),
+            Phase::CheckLanes => {
+                self.lane_op(fixed, pass, "check_lanes", slot, 0, groups);
+                if let Some((_, bind)) = &self.spikes {
+                    pass.set_pipeline(&fixed.spikes);
+                    pass.set_bind_group(0, bind, &[]);
+                    pass.set_bind_group(1, &self.step_bind, &[slot * UNIFORM_SLOT_BYTES as u32]);
+                    pass.dispatch_workgroups(groups, 1, 1);
+                }
+            }
             Phase::Record => self.lane_op(fixed, pass, "record", slot, self.record_op, groups),
         }
     }
