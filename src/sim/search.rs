@@ -117,6 +117,7 @@ impl SomaRunner for EngineRunner<'_> {
                 node: self.model.soma_node,
                 quantity: Quantity::V,
             }],
+            spike_detector: None,
         };
         let mut specs = Vec::with_capacity(lanes.len());
         for (st, l) in LaneStimulus::lanes_of(program, self.model.soma_node)
