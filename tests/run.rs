@@ -186,6 +186,7 @@ fn step_150_read_back_from_traces_matches_neuron() {
     let (code, stdout, stderr) = emsweep(&[
         "run".as_ref(),
         "--protocols".as_ref(),
+        // allsteps.json's and singlestep.json's (the second runs as `Step_150@singlestep`)
         "Step_150".as_ref(),
         "--out".as_ref(),
         out.as_os_str(),
@@ -199,7 +200,7 @@ fn step_150_read_back_from_traces_matches_neuron() {
         .filter(|p| p.status == RunStatus::Ok)
         .map(|p| p.name.as_str())
         .collect();
-    assert_eq!(ran, ["Step_150"]);
+    assert_eq!(ran, ["Step_150", "Step_150@singlestep"]);
 
     let traces = read_traces(&out.join("traces.h5")).unwrap();
     let t = traces

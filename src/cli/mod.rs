@@ -32,7 +32,8 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Simulate the protocols of every e-model under PATHS and write traces.h5 and run.json.
+    /// Simulate the protocols of every e-model under PATHS and write traces.h5, run.json and the
+    /// feature-score reports (scores.json, features.csv, report.html).
     Run {
         /// Protocol names or globs (`*`, `?`), comma-separated; `package` = every protocol of
         /// the packages; built-in template names (`step`, `ramp`, `IDrest`, `IV`, `APWaveform`,
@@ -47,7 +48,7 @@ pub enum Command {
         /// f32 on a GPU).
         #[arg(long)]
         precision: Option<String>,
-        /// Output folder for traces.h5 and run.json.
+        /// Output folder for traces.h5, run.json, scores.json, features.csv and report.html.
         #[arg(long, default_value = "emsweep-out")]
         out: PathBuf,
         /// Also write EModelRunner-style `.dat` files here.
@@ -58,7 +59,8 @@ pub enum Command {
         paths: Vec<PathBuf>,
     },
     /// Run the same sweep on several backends and compare their voltage traces (spike counts,
-    /// spike times, |ΔV| before the first spike); exit 1 beyond spec/VALIDATION.md's tolerances.
+    /// spike times, |ΔV| before the first spike); exit 1 beyond the tolerances between backends
+    /// (equal spike counts; spike times within 0.05 ms; same precision: |ΔV| ≤ 1e-2 mV).
     Compare {
         /// Backends, comma-separated (`cpu`, `gpu`, `auto`); the first is the reference.
         #[arg(long, value_delimiter = ',', default_value = "cpu,gpu")]

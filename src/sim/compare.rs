@@ -20,7 +20,7 @@ pub struct Tolerance {
     pub pre_spike_dv_mv: f64,
 }
 
-/// spec/VALIDATION.md's tolerance between backends `a` and `b` (names such as `cpu-f64`,
+/// The project's tolerance between backends (README, Accuracy) `a` and `b` (names such as `cpu-f64`,
 /// `gpu-f32`): gpu-f32 against cpu-f32 0.05 ms and 1e-2 mV; f32 against f64 0.05 ms (no voltage
 /// bound); the same backend twice must agree exactly; anything else is held to the gpu/cpu bound.
 pub fn tolerance(a: &str, b: &str) -> Tolerance {
