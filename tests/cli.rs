@@ -1,21 +1,7 @@
 //! The `emsweep` binary as users run it: `check` on the bundled examples and on every downloaded
 //! real package succeeds; broken input and bad usage give the documented exit codes.
 
-use crate::common::{real_packages_dir, repo_root};
-use std::process::Command;
-
-fn emsweep(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_emsweep"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
+use crate::common::{emsweep, real_packages_dir, repo_root};
 
 #[test]
 fn check_succeeds_on_examples_and_every_real_package() {

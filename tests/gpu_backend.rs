@@ -11,13 +11,11 @@ use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::gpu::{AdapterPolicy, GpuBackend, VULKAN_PACKAGES};
 use emsweep::backend::{Backend, Precision};
 use emsweep::engine::{
-    run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
-    RunOutput,
+    run, Batch, CellModel, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig, RunOutput,
 };
-use emsweep::package::EModel;
-use emsweep::sim::stimulus::{self, Amplitude, Clamp, LaneCurrents, StimulusProgram};
+use emsweep::sim::stimulus::{self, LaneCurrents};
 
-use crate::common::real_packages_dir;
+pub use crate::common::{load, squares};
 use crate::sim::{compare, reference, render};
 
 /// gpu-f32 against cpu-f32 (spec/VALIDATION.md's backend tolerances).
@@ -34,48 +32,6 @@ pub fn gpu_backend() -> &'static GpuBackend {
              GPU install Mesa's lavapipe: apt-get install {VULKAN_PACKAGES}"
         ),
     }
-}
-
-/// The e-model `name` of package `package` (below the packages folder) and its cell model.
-pub fn load(package: &str, name: &str) -> (EModel, CellModel) {
-    let read = emsweep::package::read_package(&real_packages_dir().join(package));
-    assert!(
-        !read.diagnostics.has_errors(),
-        "{}",
-        render(&read.diagnostics)
-    );
-    let em = read
-        .emodels
-        .into_iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("{name} in {package}"));
-    let (cell, d) = emsweep::cell::build(&em);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let (lib, d) = MechanismLibrary::for_emodel(&em);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let (model, d) = CellModel::new(&cell.unwrap(), &lib, em.celsius, em.v_init_mv);
-    assert!(!d.has_errors(), "{}", render(&d));
-    (em, model.unwrap())
-}
-
-/// Square clamps `(delay, duration, amp)` at the soma for one lane.
-pub fn squares(model: &CellModel, clamps: &[(f64, f64, f64)]) -> LaneStimulus {
-    let program = StimulusProgram {
-        protocol: "test".into(),
-        lanes: 1,
-        tstop_ms: clamps.iter().map(|c| c.0 + c.1).fold(0.0, f64::max),
-        clamps: clamps
-            .iter()
-            .enumerate()
-            .map(|(k, &(delay_ms, duration_ms, amp_na))| Clamp {
-                label: format!("clamp {k}"),
-                delay_ms,
-                stop_ms: delay_ms + duration_ms,
-                amplitude: Amplitude::Fixed(vec![amp_na]),
-            })
-            .collect(),
-    };
-    LaneStimulus::lanes_of(program, model.soma_node).remove(0)
 }
 
 /// Runs `lanes` for `tstop_ms` on `backend`, recording the soma voltage every step.

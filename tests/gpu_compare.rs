@@ -1,21 +1,12 @@
 //! `emsweep compare --backends cpu,gpu` end to end on lavapipe (or a real GPU): both sweeps
 //! written, the table printed, exit 0 within the tolerances; usage errors exit 2.
 
-use std::process::Command;
+use std::ffi::OsStr;
 
-use crate::common::repo_root;
-
+/// `emsweep ARGS...` with plain string arguments.
 fn emsweep(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_emsweep"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    crate::common::emsweep(&args)
 }
 
 /// The two-compartment example's `Step_150` (300 ms, hh) on cpu-f32 and gpu-f32.

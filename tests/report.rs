@@ -23,36 +23,13 @@ use emsweep::sim::evaluate::{
 };
 use serde_json::Value;
 
-use crate::common::{real_packages_dir, repo_root};
+use crate::common::{emsweep, real_packages_dir, repo_root, TempDir};
 
-/// A fresh temporary directory (removed on drop).
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("emsweep-report-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// `emsweep run ARGS...`.
 fn emsweep_run(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_emsweep"))
-        .arg("run")
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+    let mut all: Vec<&std::ffi::OsStr> = vec!["run".as_ref()];
+    all.extend_from_slice(args);
+    emsweep(&all)
 }
 
 /// The headless browser the bootstrap installs. Panics (never skips) when it is missing.

@@ -3,42 +3,12 @@
 //! a broken package fails alone; bad usage exits 2.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use emsweep::output::run_report::{read_run_json, RunReport, RunStatus};
 use emsweep::output::traces::{read_traces, Samples, StoredTrace};
 
-use crate::common::{real_packages_dir, repo_root};
+use crate::common::{emsweep, real_packages_dir, repo_root, TempDir};
 use crate::sim::{compare, reference, PRE_SPIKE_DV_TOL_MV, SPIKE_TIME_TOL_MS};
-
-fn emsweep(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_emsweep"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-/// A fresh temporary directory (removed on drop).
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("emsweep-run-{}-{tag}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

@@ -7,7 +7,6 @@
 //! at each step current).
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::Value;
 
@@ -15,7 +14,7 @@ use emsweep::output::run_report::{read_run_json, RunStatus};
 use emsweep::output::traces::{read_traces, Samples};
 use emsweep::sim::search::{self, CellResult, Rules, SearchPlan, ThresholdStep, VariantResult};
 
-use crate::common::{real_packages_dir, repo_root};
+use crate::common::{emsweep, real_packages_dir, repo_root, TempDir};
 
 /// Relative tolerance on every searched current against EModelRunner's.
 const REL_TOL: f64 = 0.01;
@@ -95,26 +94,6 @@ fn compare_with_reference(case: &str, cell: &CellResult) -> f64 {
     worst
 }
 
-fn emsweep(args: &[&std::ffi::OsStr]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_emsweep"))
-        .args(args)
-        .current_dir(repo_root())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("emsweep-search-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn every_template_reads_and_names_its_file() {
     let names = emsweep::sim::templates::template_names();
@@ -145,7 +124,8 @@ fn every_template_reads_and_names_its_file() {
 /// threshold found and the steps spike more as the percentage grows.
 #[test]
 fn templates_run_on_an_example_without_search_configuration() {
-    let dir = temp_dir("templates");
+    let tmp = TempDir::new("templates");
+    let dir = tmp.0.clone();
     let out = dir.join("out");
     let pkg = repo_root().join("examples/ball_and_stick_hh");
     let (code, stdout, stderr) = emsweep(&[
@@ -206,9 +186,9 @@ fn templates_run_on_an_example_without_search_configuration() {
 /// (`tests/reference/search`: its feature objects, and the `bpo_*` features as BluePyEModel
 /// scores them, |I − mean| / std). Acceptance (spec VALIDATION.md): each feature score within
 /// max(0.05, 2 %) of EModelRunner's, the total within 2 %. Returns the output folder.
-fn package_run_matches_emodelrunner(case: &str, package: &str, rules: &str) -> PathBuf {
-    let dir = temp_dir(case);
-    let out = dir.join("out");
+fn package_run_matches_emodelrunner(case: &str, package: &str, rules: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new(case);
+    let out = dir.0.join("out");
     let pkg = real_packages_dir().join(package);
     let (code, stdout, stderr) = emsweep(&[
         "run".as_ref(),
@@ -303,14 +283,14 @@ fn package_run_matches_emodelrunner(case: &str, package: &str, rules: &str) -> P
         rel(total, theirs) <= 0.02,
         "{case} total: {total} vs {theirs}"
     );
-    out
+    (dir, out)
 }
 
 /// The thalamus sample: two searches (`dep`, `hyp`, both stopping at the depth limit), the
 /// `_hyp` protocols at the `hyp` currents; `Step_200_hyp` spikes as under NEURON.
 #[test]
 fn thalamus_package_run_matches_emodelrunner() {
-    let out = package_run_matches_emodelrunner(
+    let (_dir, out) = package_run_matches_emodelrunner(
         "thalamus_dNAD_ltb",
         "emodelrunner/thalamus_sample_dir",
         "emodelrunner-thalamus",
@@ -324,7 +304,6 @@ fn thalamus_package_run_matches_emodelrunner() {
     // NEURON gives 5 spikes at these currents (tests/reference/traces)
     let times: Vec<f64> = (0..v.len()).map(|k| k as f64 * t.dt_ms).collect();
     assert_eq!(emsweep::features::spike_times_ms(&times, v, -20.0).len(), 5);
-    let _ = std::fs::remove_dir_all(out.parent().unwrap());
 }
 
 /// The SSCx sample: its main protocol (RMP, Rin, holding and threshold searches, then bAP,
@@ -332,7 +311,7 @@ fn thalamus_package_run_matches_emodelrunner() {
 /// (`Step_200` of `allsteps.json` runs as `Step_200@allsteps`).
 #[test]
 fn sscx_package_run_matches_emodelrunner() {
-    let out = package_run_matches_emodelrunner(
+    let (_dir, out) = package_run_matches_emodelrunner(
         "sscx_cADpyr_L4UPC",
         "emodelrunner/sscx_sample_dir",
         "emodelrunner-sscx",
@@ -344,7 +323,6 @@ fn sscx_package_run_matches_emodelrunner() {
         .map(|p| p.name.as_str())
         .collect();
     assert!(names.contains(&"Step_200") && names.contains(&"Step_200@allsteps"));
-    let _ = std::fs::remove_dir_all(out.parent().unwrap());
 }
 
 /// A stand-in cell for the search rules: passive (100 MΩ, rest −70 mV: v = −70 + 100·I(t)),

@@ -11,10 +11,10 @@ use emsweep::engine::{
     RunOutput,
 };
 use emsweep::package::EModel;
-use emsweep::sim::stimulus::{self, Amplitude, Clamp, LaneCurrents, StimulusProgram};
+use emsweep::sim::stimulus::{self, Amplitude, Clamp, LaneCurrents};
 use serde_json::Value;
 
-use crate::common::{real_packages_dir, repo_root};
+use crate::common::{real_packages_dir, repo_root, squares};
 
 /// Spike detection threshold of spec/NUMERICS.md [mV].
 const SPIKE_THRESHOLD_MV: f64 = -20.0;
@@ -112,27 +112,6 @@ fn stimulus_of(em: &EModel, model: &CellModel, name: &str) -> LaneStimulus {
         .unwrap_or_else(|| panic!("protocol {name}"));
     let program = stimulus::build(p, &[LaneCurrents::default()])
         .unwrap_or_else(|d| panic!("{}", d.render(None)));
-    LaneStimulus::lanes_of(program, model.soma_node).remove(0)
-}
-
-/// Square clamps `(delay, duration, amp)` for one lane, built by hand (tests that need a
-/// stimulus no package protocol has).
-fn squares(model: &CellModel, clamps: &[(f64, f64, f64)]) -> LaneStimulus {
-    let program = StimulusProgram {
-        protocol: "test".into(),
-        lanes: 1,
-        tstop_ms: clamps.iter().map(|c| c.0 + c.1).fold(0.0, f64::max),
-        clamps: clamps
-            .iter()
-            .enumerate()
-            .map(|(k, &(delay_ms, duration_ms, amp_na))| Clamp {
-                label: format!("step {k}"),
-                delay_ms,
-                stop_ms: delay_ms + duration_ms,
-                amplitude: Amplitude::Fixed(vec![amp_na]),
-            })
-            .collect(),
-    };
     LaneStimulus::lanes_of(program, model.soma_node).remove(0)
 }
 

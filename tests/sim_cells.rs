@@ -5,37 +5,14 @@
 
 use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::Precision;
-use emsweep::engine::{
-    run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
-};
+use emsweep::engine::{run, Batch, CellModel, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig};
 use emsweep::package::{EModel, Stimulus};
 use emsweep::sim::stimulus::{Amplitude, Clamp, StimulusProgram};
 use serde_json::Value;
 
-use crate::common::real_packages_dir;
 use crate::sim::{compare, reference, render, PRE_SPIKE_DV_TOL_MV, SPIKE_TIME_TOL_MS};
 
-/// The e-model `name` of package `package` (below the packages folder) and its cell model.
-fn load(package: &str, name: &str) -> (EModel, CellModel) {
-    let read = emsweep::package::read_package(&real_packages_dir().join(package));
-    assert!(
-        !read.diagnostics.has_errors(),
-        "{}",
-        render(&read.diagnostics)
-    );
-    let em = read
-        .emodels
-        .into_iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("{name} in {package}"));
-    let (cell, d) = emsweep::cell::build(&em);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let (lib, d) = MechanismLibrary::for_emodel(&em);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let (model, d) = CellModel::new(&cell.unwrap(), &lib, em.celsius, em.v_init_mv);
-    assert!(!d.has_errors(), "{}", render(&d));
-    (em, model.unwrap())
-}
+use crate::common::load;
 
 /// NEURON's settings of the reference runs agree with the e-model's.
 fn assert_settings(header: &Value, em: &EModel) {
