@@ -9,9 +9,7 @@
 
 use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::{Backend, Precision};
-use emsweep::engine::{
-    run, Batch, CellModel, LaneSpec, MechanismLibrary, Probe, Quantity, RunConfig, RunOutput,
-};
+use emsweep::engine::{run, Batch, CellModel, LaneSpec, Probe, Quantity, RunConfig, RunOutput};
 use emsweep::ir::FieldRole;
 use emsweep::package::EModel;
 
@@ -24,20 +22,7 @@ const TSTOP_MS: f64 = 30.0;
 const BATCH_LANES: usize = 1000;
 
 fn ball_and_stick() -> (EModel, CellModel) {
-    let read = emsweep::package::read_package(&repo_root().join("examples/ball_and_stick_hh"));
-    assert!(
-        !read.diagnostics.has_errors(),
-        "{}",
-        render(&read.diagnostics)
-    );
-    let em = read.emodels.into_iter().next().unwrap();
-    let (cell, d) = emsweep::cell::build(&em);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let (lib, d) = MechanismLibrary::for_emodel(&em);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let (model, d) = CellModel::new(&cell.unwrap(), &lib, em.celsius, em.v_init_mv);
-    assert!(!d.has_errors(), "{}", render(&d));
-    (em, model.unwrap())
+    crate::common::load_from(&repo_root().join("examples/ball_and_stick_hh"), None)
 }
 
 /// A lane with every mechanism parameter scaled by a random factor in [0.8, 1.2], its own Ra

@@ -634,20 +634,7 @@ fn bad_inputs_are_diagnosed() {
 #[test]
 fn simplecell_matches_neuron() {
     let dir = real_packages_dir().join("bluepyemodel/simplecell");
-    let read = emsweep::package::read_package(&dir);
-    assert!(
-        !read.diagnostics.has_errors(),
-        "{}",
-        render(&read.diagnostics)
-    );
-    let em = read.emodels.into_iter().next().unwrap();
-    let (cell, d) = emsweep::cell::build(&em);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let (lib, d) = MechanismLibrary::for_emodel(&em);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let (model, d) = CellModel::new(&cell.unwrap(), &lib, em.celsius, em.v_init_mv);
-    assert!(!d.has_errors(), "{}", render(&d));
-    let model = model.unwrap();
+    let (em, model) = crate::common::load_from(&dir, None);
     let (_, refs) = reference("bluepyemodel_simplecell");
     let mut lanes = Vec::new();
     for r in &refs {

@@ -35,7 +35,13 @@ pub fn real_packages_dir() -> PathBuf {
 
 /// The e-model `name` of package `package` (below the packages folder) and its cell model.
 pub fn load(package: &str, name: &str) -> (EModel, CellModel) {
-    let read = emsweep::package::read_package(&real_packages_dir().join(package));
+    load_from(&real_packages_dir().join(package), Some(name))
+}
+
+/// The e-model `name` (`None`: the first) of the package in `dir` and its cell model; panics with
+/// the diagnostics when it does not read or build.
+pub fn load_from(dir: &std::path::Path, name: Option<&str>) -> (EModel, CellModel) {
+    let read = emsweep::package::read_package(dir);
     assert!(
         !read.diagnostics.has_errors(),
         "{}",
@@ -44,8 +50,8 @@ pub fn load(package: &str, name: &str) -> (EModel, CellModel) {
     let em = read
         .emodels
         .into_iter()
-        .find(|m| m.name == name)
-        .unwrap_or_else(|| panic!("{name} in {package}"));
+        .find(|m| name.is_none_or(|n| m.name == n))
+        .unwrap_or_else(|| panic!("{name:?} in {}", dir.display()));
     let (cell, d) = emsweep::cell::build(&em);
     assert!(!d.has_errors(), "{}", render(&d));
     let (lib, d) = MechanismLibrary::for_emodel(&em);
