@@ -416,10 +416,7 @@ fn named_protocols<'p>(em: &'p EModel, templates: &'p [Protocol]) -> Vec<NamedPr
         let protocol = if name == p.name {
             Cow::Borrowed(p)
         } else {
-            Cow::Owned(Protocol {
-                name,
-                ..p.clone()
-            })
+            Cow::Owned(Protocol { name, ..p.clone() })
         };
         out.push(NamedProtocol {
             protocol,

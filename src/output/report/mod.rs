@@ -17,8 +17,7 @@ use super::OutputError;
 use crate::package::EModel;
 use crate::sim::evaluate::{
     evaluate, EModelCurrents, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded,
-    SearchedCurrents,
-    ValidationRule,
+    SearchedCurrents, ValidationRule,
 };
 
 /// File names in the output folder.
