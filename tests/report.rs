@@ -334,9 +334,9 @@ fn evaluate_gives_emodelrunner_windows_and_scores() {
         if let ProtocolOutcome::Ran(recs) = entry {
             recs.insert(
                 f["recording"].as_str().unwrap().to_string(),
-                Recorded::Trace {
-                    t0_ms: 0.0,
-                    dt_ms: *dt,
+                // the references' times, i·dt: the tool's features saw these samples as they are
+                Recorded::ToolSamples {
+                    t_ms: (0..v.len()).map(|i| i as f64 * dt).collect(),
                     values: v.clone(),
                 },
             );

@@ -18,13 +18,15 @@
 //!
 //! Everything is in the order of the feature file; maps are ordered.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::features::score::{
     ScoreReport, ScoreRule, ScoreTrace, Scorer, ValidationFunction, DEFAULT_VALIDATION_THRESHOLD,
 };
 use crate::features::Trace;
-use crate::package::{Dialect, ECode, ECodeProtocolType, EModel, Protocol, Stimulus};
+use crate::package::{Dialect, ECode, ECodeProtocolType, EModel, PackageType, Protocol, Stimulus};
+use crate::sim::stimulus::FixedStepClock;
 
 /// The currents the threshold/holding search found for an e-model [nA] (None: not searched).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -66,12 +68,16 @@ impl From<SearchedCurrents> for EModelCurrents {
 /// One recording of one protocol, for one parameter set.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Recorded {
-    /// Samples every `dt_ms` from `t0_ms`.
+    /// The simulator's samples: one every step, `dt_ms` apart from `t0_ms`. The features see
+    /// them as the dialect's tool records them ([`tool_samples`]).
     Trace {
         t0_ms: f64,
         dt_ms: f64,
         values: Vec<f64>,
     },
+    /// Samples at the times given, taken as the tool's features see them (a trace from
+    /// elsewhere, such as a reference's).
+    ToolSamples { t_ms: Vec<f64>, values: Vec<f64> },
     /// The lane failed (diverged): no usable samples.
     Failed { reason: String },
 }
@@ -402,6 +408,62 @@ fn times_ms(t0_ms: f64, dt_ms: f64, n: usize) -> Vec<f64> {
     (0..n).map(|k| t0_ms + k as f64 * dt_ms).collect()
 }
 
+/// The interval of EModelRunner's `RecordingCustom` [ms]: `Vector.record(&var, 0.1)`.
+const EMODELRUNNER_RECORD_INTERVAL_MS: f64 = 0.1;
+
+/// The samples the tool's features see of a trace recorded every step from `t0_ms`: times [ms]
+/// and values.
+///
+/// EModelRunner's SSCx reader gives every protocol of the protocol file a `RecordingCustom`,
+/// which records with `Vector.record(&var, 0.1)`. NEURON 9.0.2 then keeps sample k at the time
+/// e_k (e_0 = 0, e_k = e_(k−1) + 0.1, added in f64; the time vector holds e_k) for every e_k
+/// ≤ the clock's final t (the sum of the run's half steps), with the value of the step at
+/// index k·(0.1 / dt). So a 3000 ms run at dt 0.025 gives 30000 samples, the last at
+/// 2999.8999999984 (its event at 3000 − 2e-12 lies past the final t, 3000 − 9e-12), where a 740
+/// ms run gives 7401, the last at 740.0000000001 (final t 740 + 5e-10). The end of the trace
+/// moves eFEL's `voltage_after_stim` window (25 % to 75 % of the time after stim_end), so it
+/// matters. The thalamus reader and the search protocols use BluePyOpt's `CompRecording`
+/// (every step): their traces stay as they are, as does a trace not starting at 0 or whose
+/// dt does not divide 0.1 ms (no package of the tool has one).
+pub(crate) fn tool_samples<'a>(
+    dialect: Dialect,
+    t0_ms: f64,
+    dt_ms: f64,
+    values: &'a [f64],
+) -> (Vec<f64>, Cow<'a, [f64]>) {
+    let stride = (EMODELRUNNER_RECORD_INTERVAL_MS / dt_ms).round();
+    let divides = stride >= 1.0
+        && (stride * dt_ms - EMODELRUNNER_RECORD_INTERVAL_MS).abs()
+            <= 1e-9 * EMODELRUNNER_RECORD_INTERVAL_MS;
+    if dialect != Dialect::EModelRunner(PackageType::Sscx)
+        || t0_ms != 0.0
+        || !divides
+        || values.is_empty()
+    {
+        return (times_ms(t0_ms, dt_ms, values.len()), Cow::Borrowed(values));
+    }
+    let stride = stride as usize;
+    let mut clock = FixedStepClock::new(dt_ms, f64::INFINITY);
+    for _ in 1..values.len() {
+        clock.advance();
+    }
+    let t_end_ms = clock.t_ms;
+    let mut times = Vec::with_capacity(values.len() / stride + 1);
+    let mut kept = Vec::with_capacity(values.len() / stride + 1);
+    let mut event_ms = 0.0;
+    let mut index = 0usize;
+    while event_ms <= t_end_ms && index < values.len() {
+        times.push(event_ms);
+        kept.push(values[index]);
+        event_ms += EMODELRUNNER_RECORD_INTERVAL_MS;
+        index += stride;
+    }
+    (times, Cow::Owned(kept))
+}
+
+/// The times [ms], values and window of one recording, as the tool's features see it.
+type Samples<'a> = (Vec<f64>, Cow<'a, [f64]>, FeatureWindow);
+
 /// Who the evaluation is for, as the report names it.
 #[derive(Clone, Debug, Default)]
 pub struct EvaluationLabel {
@@ -440,7 +502,7 @@ pub fn evaluate(
         }
     }
     // Sample times and windows per `<protocol>.<recording>`; notes for those that have none.
-    let mut samples: BTreeMap<String, (Vec<f64>, &[f64], FeatureWindow)> = BTreeMap::new();
+    let mut samples: BTreeMap<String, Samples<'_>> = BTreeMap::new();
     let mut missing: BTreeMap<String, FeatureNote> = BTreeMap::new();
     let mut windows: BTreeMap<String, FeatureWindow> = BTreeMap::new();
     for f in &em.features {
@@ -480,27 +542,32 @@ pub fn evaluate(
             }
             Some(ProtocolOutcome::Ran(r)) => r,
         };
-        match recorded.get(&f.recording) {
-            None => {
-                missing.insert(key, FeatureNote::NotRecorded);
-            }
-            Some(Recorded::Failed { reason }) => {
+        let Some(rec) = recorded.get(&f.recording) else {
+            missing.insert(key, FeatureNote::NotRecorded);
+            continue;
+        };
+        let (t, v) = match rec {
+            Recorded::Failed { reason } => {
                 missing.insert(key, FeatureNote::LaneFailed(reason.clone()));
+                continue;
             }
-            Some(Recorded::Trace {
+            Recorded::Trace {
                 t0_ms,
                 dt_ms,
                 values,
-            }) => match feature_window(p, em.dialect, currents.for_protocol(&p.name)) {
-                Ok(w) => {
-                    windows.insert(f.protocol.clone(), w);
-                    let t = times_ms(*t0_ms, *dt_ms, values.len());
-                    samples.insert(key, (t, values.as_slice(), w));
-                }
-                Err(reason) => {
-                    missing.insert(key, FeatureNote::NoWindow(reason));
-                }
-            },
+            } => tool_samples(em.dialect, *t0_ms, *dt_ms, values),
+            Recorded::ToolSamples { t_ms, values } => {
+                (t_ms.clone(), Cow::Borrowed(values.as_slice()))
+            }
+        };
+        match feature_window(p, em.dialect, currents.for_protocol(&p.name)) {
+            Ok(w) => {
+                windows.insert(f.protocol.clone(), w);
+                samples.insert(key, (t, v, w));
+            }
+            Err(reason) => {
+                missing.insert(key, FeatureNote::NoWindow(reason));
+            }
         }
     }
     let traces: BTreeMap<String, ScoreTrace<'_>> = samples
@@ -563,5 +630,86 @@ pub fn evaluate(
         },
         currents: currents.bpo,
         windows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{feature, Settings, Trace};
+
+    /// A trace recorded every step of a run of `tstop_ms` at dt 0.025 ms: the step index as
+    /// value, so that each kept sample says which step it is.
+    fn step_indices(tstop_ms: f64) -> Vec<f64> {
+        let n = FixedStepClock::sample_times_ms(0.025, tstop_ms).len();
+        (0..n).map(|k| k as f64).collect()
+    }
+
+    /// Sample counts and last times of `Vector.record(&t, 0.1)` in NEURON 9.0.2 (dt 0.025,
+    /// `h.run()`), measured there.
+    #[test]
+    fn sscx_recordings_keep_neurons_0_1_ms_samples() {
+        let sscx = Dialect::EModelRunner(PackageType::Sscx);
+        for (tstop_ms, count, last_ms) in [
+            (3000.0, 30000, 2999.899999998367),
+            (740.0, 7401, 740.0000000000997),
+            (300.05, 3001, 299.9999999999997),
+            (546.1, 5461, 546.0000000000556),
+            (384.5, 3845, 384.4000000000189),
+            (150.0125, 1501, 149.99999999999577),
+        ] {
+            let values = step_indices(tstop_ms);
+            let (t, v) = tool_samples(sscx, 0.0, 0.025, &values);
+            assert_eq!(t.len(), count, "{tstop_ms}");
+            assert_eq!(v.len(), count, "{tstop_ms}");
+            assert_eq!(t[count - 1], last_ms, "{tstop_ms}");
+            assert!(v.iter().enumerate().all(|(k, &x)| x == (4 * k) as f64));
+        }
+    }
+
+    #[test]
+    fn other_recordings_keep_every_step() {
+        let values = step_indices(3000.0);
+        for dialect in [
+            Dialect::EModelRunner(PackageType::Thalamus),
+            Dialect::BluePyEModel,
+            Dialect::BluePyOpt,
+        ] {
+            let (t, v) = tool_samples(dialect, 0.0, 0.025, &values);
+            assert_eq!((t.len(), v.len()), (values.len(), values.len()));
+            assert_eq!(t[values.len() - 1], 3000.0);
+        }
+        // a dt that does not divide 0.1 ms
+        let sscx = Dialect::EModelRunner(PackageType::Sscx);
+        let (t, _) = tool_samples(sscx, 0.0, 0.03, &values);
+        assert_eq!(t.len(), values.len());
+    }
+
+    /// `voltage_after_stim` of a 3000 ms SSCx step (stim_end 2700) decaying after the step:
+    /// eFEL 5.7.34 gives −79.29295311978483 on the samples NEURON's `Vector.record(&v, 0.1)`
+    /// keeps (the last at 2999.9), −79.29436580037293 on every step's sample (to 3000).
+    #[test]
+    fn voltage_after_stim_sees_the_tools_trace_end() {
+        let n = FixedStepClock::sample_times_ms(0.025, 3000.0).len();
+        let values: Vec<f64> = (0..n)
+            .map(|k| {
+                let t = k as f64 * 0.025;
+                if t < 2700.0 {
+                    -70.0
+                } else {
+                    -80.0 + 10.0 * (-(t - 2700.0) / 50.0).exp()
+                }
+            })
+            .collect();
+        let sscx = Dialect::EModelRunner(PackageType::Sscx);
+        let (t, v) = tool_samples(sscx, 0.0, 0.025, &values);
+        let trace = Trace {
+            t_ms: &t,
+            v_mv: &v,
+            stim_start_ms: 700.0,
+            stim_end_ms: 2700.0,
+        };
+        let got = feature("voltage_after_stim", &trace, &Settings::default()).unwrap()[0];
+        assert!((got - -79.29295311978483).abs() < 1e-11, "{got}");
     }
 }
