@@ -1,7 +1,7 @@
 //! The GPU backend (`backend::gpu::GpuBackend`) on a real Vulkan adapter (lavapipe on machines
 //! without a GPU; these tests never skip) against the CPU backend in the same precision (f32):
 //! the SSCx sample on its fixed-amplitude protocols, the thalamus sample at the currents
-//! EModelRunner's searches found, and the synplas pair cells. Criteria (../shared VALIDATION,
+//! EModelRunner's searches found, and the synplas pair cells. Criteria (README, Accuracy;
 //! gpu-f32 against cpu-f32): equal spike counts, spike times within 0.05 ms, |ΔV| before the
 //! first spike within 1e-2 mV.
 
@@ -18,7 +18,7 @@ use emsweep::sim::stimulus::{self, LaneCurrents};
 pub use crate::common::{load, squares};
 use crate::sim::{compare, reference, render};
 
-/// gpu-f32 against cpu-f32 (spec/VALIDATION.md's backend tolerances).
+/// gpu-f32 against cpu-f32 (the backend tolerances of README, Accuracy).
 pub const GPU_SPIKE_TIME_TOL_MS: f64 = 0.05;
 pub const GPU_PRE_SPIKE_DV_TOL_MV: f64 = 1e-2;
 

@@ -2,7 +2,7 @@
 //! twin on random inputs, and both backends with the detector on. The spikes a run returns must
 //! be exactly the ones `features::spike_times_ms` finds afterwards in the same run's every-step
 //! trace (same crossings, same interpolation: equal bit for bit), whether traces are recorded,
-//! decimated or not recorded at all; gpu-f32 against cpu-f32 as spec/VALIDATION.md asks (equal
+//! decimated or not recorded at all; gpu-f32 against cpu-f32 as README, Accuracy asks (equal
 //! counts, times within 0.05 ms). On a real Vulkan adapter (lavapipe without a GPU; never
 //! skipped).
 

@@ -1,4 +1,4 @@
-//! Layout invariance (spec/VALIDATION.md, backends against each other): each of 8 cells run alone
+//! Layout invariance (README, Accuracy: backends against each other): each of 8 cells run alone
 //! is bit-identical to the same cell as a lane of a 1000-lane batch of random parameter values in
 //! random lane order, on the CPU backend (f64 and f32) and on the GPU adapter (f32; lavapipe
 //! without a GPU, never skipped), there also when the batch is split into lane groups.

@@ -184,7 +184,7 @@ fn templates_run_on_an_example_without_search_configuration() {
 /// (run.json records them) and match EModelRunner's step by step, and every feature of the
 /// package's feature file is scored as EModelRunner scores it on NEURON's traces
 /// (`tests/reference/search`: its feature objects, and the `bpo_*` features as BluePyEModel
-/// scores them, |I − mean| / std). Acceptance (spec VALIDATION.md): each feature score within
+/// scores them, |I − mean| / std). Acceptance (README, Accuracy): each feature score within
 /// max(0.05, 2 %) of EModelRunner's, the total within 2 %. Returns the output folder.
 fn package_run_matches_emodelrunner(case: &str, package: &str, rules: &str) -> (TempDir, PathBuf) {
     let dir = TempDir::new(case);
