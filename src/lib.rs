@@ -21,3 +21,4 @@ pub mod nmodl;
 pub mod output;
 pub mod package;
 pub mod sim;
+pub mod sweep;

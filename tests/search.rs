@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use emsweep::output::run_report::{read_run_json, RunStatus};
 use emsweep::output::traces::{read_traces, Samples};
-use emsweep::sim::search::{self, CellResult, Rules, SearchPlan, ThresholdStep, VariantResult};
+use emsweep::sweep::search::{self, CellResult, Rules, SearchPlan, ThresholdStep, VariantResult};
 
 use crate::common::{emsweep, real_packages_dir, repo_root, TempDir};
 

@@ -79,6 +79,10 @@ impl Backend for CpuBackend {
         format!("cpu-{}", self.precision.name())
     }
 
+    fn precision(&self) -> Precision {
+        self.precision
+    }
+
     fn run(
         &self,
         batch: &Batch,

@@ -32,6 +32,9 @@ pub trait Backend: Sync {
     /// A short description (`cpu-f64`).
     fn name(&self) -> String;
 
+    /// The floating-point precision it simulates in.
+    fn precision(&self) -> Precision;
+
     /// Runs `batch` (already checked by [`crate::engine::run`]) through `schedule`: the init
     /// phases once, then the step phases `config.steps` times.
     fn run(

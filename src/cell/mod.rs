@@ -101,15 +101,7 @@ pub fn build(em: &EModel) -> (Option<Cell>, Diagnostics) {
         .map(|r| r.unwrap_or(DEFAULT_RA_OHM_CM))
         .collect();
     let disc = discretize(&morphology, &ra);
-
-    if em.dialect == Dialect::EModelRunner(PackageType::Synplas) {
-        uninsert(
-            &mut params,
-            &disc,
-            &[SectionList::Somatic, SectionList::Axonal],
-            SYNPLAS_FIXHP_MECHANISM,
-        );
-    }
+    package_rules(em, &mut params, &disc);
     if diags.has_errors() {
         return (None, diags);
     }
@@ -123,6 +115,28 @@ pub fn build(em: &EModel) -> (Option<Cell>, Diagnostics) {
         }),
         diags,
     )
+}
+
+/// The package-type rules the packages' own runners apply after the parameters are set (the
+/// synplas runners' `fixhp`).
+fn package_rules(em: &EModel, params: &mut ResolvedParameters, disc: &Discretization) {
+    if em.dialect == Dialect::EModelRunner(PackageType::Synplas) {
+        uninsert(
+            params,
+            disc,
+            &[SectionList::Somatic, SectionList::Axonal],
+            SYNPLAS_FIXHP_MECHANISM,
+        );
+    }
+}
+
+/// What `em` (the e-model `cell` was built from, with other parameter values) sets on `cell`:
+/// the parameters resolved as [`build`] resolves them (path distances do not depend on Ra),
+/// with the package-type rules applied.
+pub fn parameters_on(em: &EModel, cell: &Cell) -> (ResolvedParameters, Diagnostics) {
+    let (mut params, d) = resolve_parameters(em, &cell.disc);
+    package_rules(em, &mut params, &cell.disc);
+    (params, d)
 }
 
 /// NEURON's `sec.uninsert(suffix)` on every section of `lists`: the mechanism and every range

@@ -54,6 +54,8 @@ pub enum Command {
         /// Also write EModelRunner-style `.dat` files here.
         #[arg(long)]
         dat_dir: Option<PathBuf>,
+        #[command(flatten)]
+        lanes: LaneArgs,
         /// Package directories, or directories to search for packages.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -85,6 +87,40 @@ pub enum Command {
     },
 }
 
+/// `run`'s choice of lanes, what it keeps and where it runs.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LaneArgs {
+    /// Parameter sets for one e-model (`--emodel`, or the only one): a final.json-like file
+    /// (EModelRunner's `{label: {params}}` or BluePyEModel's entries; a previous run's
+    /// scores.json) or CSV with a header of parameter keys (`gNaTgbar_NaTg.axonal`) and an
+    /// optional `label` column. Every entry is one lane.
+    #[arg(long, conflicts_with = "sample")]
+    pub population: Option<PathBuf>,
+    /// Draw N parameter sets inside the bounds of the e-model's free parameters (written to
+    /// population.csv in the output folder).
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    /// Seed of `--sample` (the same seed draws the same sets).
+    #[arg(long, default_value_t = 0, requires = "sample")]
+    pub seed: u64,
+    /// How `--sample` draws: `uniform` or `lhs` (Latin hypercube).
+    #[arg(long, default_value = "uniform", requires = "sample")]
+    pub sampler: String,
+    /// The e-model `--population` / `--sample` is for (its name or `name[variant]`).
+    #[arg(long)]
+    pub emodel: Option<String>,
+    /// What traces.h5 and the .dat files keep: `all`, `soma` (each protocol's soma voltage) or
+    /// `none` (features and scores only). Features are always computed on every step.
+    #[arg(long, default_value = "all")]
+    pub record: String,
+    /// Keep every K-th sample of the traces written.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub record_every: usize,
+    /// CPU threads (default: all cores, or RAYON_NUM_THREADS).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum MechCommand {
     /// Compile each FILE and print every diagnostic; exit 1 when any file has an error.
@@ -113,6 +149,7 @@ pub fn run(cli: Cli) -> u8 {
             precision,
             out,
             dat_dir,
+            lanes,
             paths,
         } => run_sweep(
             protocols,
@@ -120,6 +157,7 @@ pub fn run(cli: Cli) -> u8 {
             precision.as_deref(),
             out,
             dat_dir,
+            &lanes,
             &paths,
         ),
         Command::Compare {
@@ -213,34 +251,61 @@ fn check_inputs(paths: &[PathBuf], protocols: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs the sweep on `backend` into `out`; prints failures and the summary. `Ok(true)` when
-/// something failed.
-fn sweep_on(
-    backend: &dyn crate::backend::Backend,
+/// The sweep options of `run` (or `compare`: no `lanes`); the usage error, if any.
+fn sweep_options(
     protocols: Vec<String>,
     out: PathBuf,
     dat_dir: Option<PathBuf>,
+    lanes: Option<&LaneArgs>,
+) -> Result<crate::sweep::SweepOptions, String> {
+    use crate::sweep::{PopulationSource, Record, Sampler, SweepOptions};
+    let mut opts = SweepOptions::new(protocols, out);
+    opts.dat_dir = dat_dir;
+    opts.command = std::env::args().collect();
+    opts.progress = true;
+    let Some(l) = lanes else {
+        return Ok(opts);
+    };
+    opts.population = match (&l.population, l.sample) {
+        (Some(p), _) => {
+            if !p.is_file() {
+                return Err(format!("--population {}: no such file", p.display()));
+            }
+            Some(PopulationSource::File(p.clone()))
+        }
+        (None, Some(0)) => return Err("--sample must draw at least one set".into()),
+        (None, Some(n)) => Some(PopulationSource::Sample {
+            n,
+            seed: l.seed,
+            sampler: Sampler::parse(&l.sampler).ok_or_else(|| {
+                format!("--sampler must be uniform or lhs, not `{}`", l.sampler)
+            })?,
+        }),
+        (None, None) => None,
+    };
+    opts.emodel = l.emodel.clone();
+    opts.record = Record::parse(&l.record)
+        .ok_or_else(|| format!("--record must be all, soma or none, not `{}`", l.record))?;
+    if l.record_every == 0 {
+        return Err("--record-every must be at least 1".into());
+    }
+    opts.record_every = l.record_every;
+    Ok(opts)
+}
+
+/// Runs the sweep on `backend` with `opts`; prints failures and the summary. `Ok(true)` when
+/// something failed.
+fn sweep_on(
+    backend: &dyn crate::backend::Backend,
+    opts: &crate::sweep::SweepOptions,
     paths: &[PathBuf],
 ) -> Result<bool, String> {
-    use crate::backend::Precision;
-    let precision = if backend.name().ends_with("f32") {
-        Precision::F32
-    } else {
-        Precision::F64
-    };
-    let opts = crate::sim::sweep::SweepOptions {
-        protocols,
-        precision,
-        out_dir: out,
-        dat_dir,
-        command: std::env::args().collect(),
-        progress: true,
-    };
-    let (report, summary) = crate::sim::sweep::sweep(paths, &opts, backend)?;
+    let (report, summary) = crate::sweep::sweep(paths, opts, backend)?;
     for f in &report.failures {
-        let at = match (&f.file, f.line) {
-            (Some(file), Some(line)) => format!("{file}:{line}: "),
-            (Some(file), None) => format!("{file}: "),
+        let at = match (&f.file, f.line, f.column) {
+            (Some(file), Some(line), Some(col)) => format!("{file}:{line}:{col}: "),
+            (Some(file), Some(line), None) => format!("{file}:{line}: "),
+            (Some(file), None, _) => format!("{file}: "),
             _ => String::new(),
         };
         eprintln!("{}[{}]: {at}{}", f.severity, f.kind, f.message);
@@ -250,18 +315,41 @@ fn sweep_on(
     Ok(summary.failed)
 }
 
+/// Runs `f` on a pool of `threads` threads (`None`: rayon's global pool, which honours
+/// RAYON_NUM_THREADS).
+fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+    match threads {
+        None => Ok(f()),
+        Some(0) => Err("--threads must be at least 1".into()),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(|pool| pool.install(f))
+            .map_err(|e| format!("--threads {n}: {e}")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_sweep(
     protocols: Vec<String>,
     backend: &str,
     precision: Option<&str>,
     out: PathBuf,
     dat_dir: Option<PathBuf>,
+    lanes: &LaneArgs,
     paths: &[PathBuf],
 ) -> u8 {
     if let Err(e) = check_inputs(paths, &protocols) {
         eprintln!("error: {e}");
         return exit::USAGE;
     }
+    let opts = match sweep_options(protocols, out, dat_dir, Some(lanes)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let backend = match make_backend(backend, precision) {
         Ok(b) => b,
         Err(e) => {
@@ -269,12 +357,21 @@ fn run_sweep(
             return exit::USAGE;
         }
     };
-    match sweep_on(backend.as_ref(), protocols, out, dat_dir, paths) {
-        Ok(false) => exit::OK,
-        Ok(true) => exit::SOME_FAILED,
+    let backend = backend.as_ref();
+    match with_threads(lanes.threads, || sweep_on(backend, &opts, paths)) {
+        Ok(Ok(false)) => exit::OK,
+        Ok(Ok(true)) => exit::SOME_FAILED,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            if e.starts_with("--emodel") || e.starts_with("a population is for one") {
+                exit::USAGE
+            } else {
+                exit::SOME_FAILED
+            }
+        }
         Err(e) => {
             eprintln!("error: {e}");
-            exit::SOME_FAILED
+            exit::USAGE
         }
     }
 }
@@ -319,7 +416,14 @@ fn run_compare(
     let mut failed = false;
     for (b, (_, dir)) in made.iter().zip(&dirs) {
         println!("== {}", b.name());
-        match sweep_on(b.as_ref(), protocols.clone(), dir.clone(), None, paths) {
+        let opts = match sweep_options(protocols.clone(), dir.clone(), None, None) {
+            Ok(o) => o,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        };
+        match sweep_on(b.as_ref(), &opts, paths) {
             Ok(f) => failed |= f,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -73,15 +73,26 @@ pub struct EModelRun {
     pub package: String,
     /// How many parameter sets (lanes) ran.
     pub lanes: usize,
-    /// The holding/threshold current search, when a selected protocol needed it.
+    /// The lanes' labels, in order, when they came from a population (none: the e-model's own
+    /// parameters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lane_labels: Vec<String>,
+    /// The holding/threshold current search of the e-model's own parameters, when a selected
+    /// protocol needed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<SearchReport>,
+    /// The search of every lane of a population, in lane order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lane_searches: Vec<SearchReport>,
     pub protocols: Vec<ProtocolRun>,
 }
 
-/// What the current search of one e-model did and found (lane 0: the e-model's own parameters).
+/// What the current search of one lane did and found.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchReport {
+    /// The lane's label (a population's lanes; none for the e-model's own parameters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
     /// Whose rules: `emodelrunner-sscx`, `emodelrunner-thalamus`, `bluepyemodel`.
     pub rules: String,
     /// Why these rules (e.g. the e-model configures no search and BluePyEModel's defaults apply).
@@ -90,9 +101,9 @@ pub struct SearchReport {
     pub rmp_mv: Option<f64>,
     /// One per search: SSCx and BluePyEModel one (`variant` ""), the thalamus `dep` and `hyp`.
     pub searches: Vec<CurrentSearchReport>,
-    /// Simulated time of the search, summed over lanes [ms].
+    /// Simulated time of the search, summed over every lane searched in lockstep with it [ms].
     pub simulated_ms: f64,
-    /// Batches (engine runs) the search took.
+    /// Batches (engine runs) the lockstep search took.
     pub batches: usize,
     pub wall_s: f64,
 }
@@ -266,6 +277,8 @@ mod tests {
         r.timings_s.insert("simulate".into(), 1.25);
         r.timings_s.insert("read".into(), 0.5);
         r.emodels.push(EModelRun {
+            lane_labels: Vec::new(),
+            lane_searches: Vec::new(),
             label: "ballstick_hh".into(),
             package: "examples/ball_and_stick_hh".into(),
             lanes: 2,

@@ -108,6 +108,27 @@ pub fn encode_name(name: &str) -> String {
 pub struct TracesWriter {
     file: hdf5::File,
     path: PathBuf,
+    /// Datasets written row by row ([`TracesWriter::write_row`]), by e-model, protocol and
+    /// recording.
+    open: std::collections::BTreeMap<(String, String, String), hdf5::Dataset>,
+}
+
+/// A dataset written one lane (row) at a time: every lane's label known up front, rows not
+/// written stay NaN (lanes that did not run).
+#[derive(Clone, Copy, Debug)]
+pub struct RowDataset<'a> {
+    pub emodel: &'a str,
+    pub protocol: &'a str,
+    pub recording: &'a str,
+    pub variable: &'a str,
+    pub units: &'a str,
+    pub dt_ms: f64,
+    pub t0_ms: f64,
+    pub samples: usize,
+    /// One label per row.
+    pub lane_labels: &'a [String],
+    /// Stored as f32 (else f64).
+    pub f32: bool,
 }
 
 fn vlu(path: &Path, s: &str) -> Result<VarLenUnicode, OutputError> {
@@ -132,6 +153,7 @@ impl TracesWriter {
         let w = TracesWriter {
             file,
             path: path.to_path_buf(),
+            open: std::collections::BTreeMap::new(),
         };
         w.text_attr(&w.file, "format", FORMAT)?;
         w.text_attr(&w.file, "emsweep_version", env!("CARGO_PKG_VERSION"))?;
@@ -217,13 +239,26 @@ impl TracesWriter {
                 .and_then(|ds| ds.write_raw(v).map(|_| ds)),
         }
         .map_err(|e| self.h5(e))?;
-        self.text_attr(&ds, "name", b.recording)?;
-        self.text_attr(&ds, "variable", b.variable)?;
-        self.text_attr(&ds, "units", b.units)?;
-        self.f64_attr(&ds, "dt_ms", b.dt_ms)?;
-        self.f64_attr(&ds, "t0_ms", b.t0_ms)?;
-        let labels = b
-            .lane_labels
+        self.dataset_attrs(&ds, b.recording, b.variable, b.units, b.dt_ms, b.t0_ms, b.lane_labels)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn dataset_attrs(
+        &self,
+        ds: &hdf5::Dataset,
+        recording: &str,
+        variable: &str,
+        units: &str,
+        dt_ms: f64,
+        t0_ms: f64,
+        lane_labels: &[String],
+    ) -> Result<(), OutputError> {
+        self.text_attr(ds, "name", recording)?;
+        self.text_attr(ds, "variable", variable)?;
+        self.text_attr(ds, "units", units)?;
+        self.f64_attr(ds, "dt_ms", dt_ms)?;
+        self.f64_attr(ds, "t0_ms", t0_ms)?;
+        let labels = lane_labels
             .iter()
             .map(|l| vlu(&self.path, l))
             .collect::<Result<Vec<_>, _>>()?;
@@ -235,8 +270,75 @@ impl TracesWriter {
         Ok(())
     }
 
+    /// Writes `values` as row `row` of dataset `d`, creating the dataset (every row NaN) on
+    /// its first row. Fails when the sizes do not match the dataset's.
+    pub fn write_row(
+        &mut self,
+        d: &RowDataset,
+        row: usize,
+        values: &[f64],
+    ) -> Result<(), OutputError> {
+        let invalid = |message: String| OutputError::Invalid {
+            path: self.path.clone(),
+            message: format!("{}/{}/{}: {message}", d.emodel, d.protocol, d.recording),
+        };
+        if values.len() != d.samples || row >= d.lane_labels.len() {
+            return Err(invalid(format!(
+                "row {row} of {} values for {} lanes × {} samples",
+                values.len(),
+                d.lane_labels.len(),
+                d.samples
+            )));
+        }
+        let key = (
+            d.emodel.to_string(),
+            d.protocol.to_string(),
+            d.recording.to_string(),
+        );
+        if !self.open.contains_key(&key) {
+            let root = self.file.as_group().map_err(|e| self.h5(e))?;
+            let em = self.group(&root, d.emodel)?;
+            let pr = self.group(&em, d.protocol)?;
+            let link = encode_name(d.recording);
+            if pr.link_exists(&link) {
+                return Err(invalid("written twice".into()));
+            }
+            let shape = (d.lane_labels.len(), d.samples);
+            let ds = if d.f32 {
+                pr.new_dataset::<f32>()
+                    .shape(shape)
+                    .fill_value(f32::NAN)
+                    .obj_track_times(false)
+                    .create(link.as_str())
+            } else {
+                pr.new_dataset::<f64>()
+                    .shape(shape)
+                    .fill_value(f64::NAN)
+                    .obj_track_times(false)
+                    .create(link.as_str())
+            }
+            .map_err(|e| self.h5(e))?;
+            self.dataset_attrs(&ds, d.recording, d.variable, d.units, d.dt_ms, d.t0_ms, d.lane_labels)?;
+            self.open.insert(key.clone(), ds);
+        }
+        let Some(ds) = self.open.get(&key) else {
+            return Err(invalid("not open".into()));
+        };
+        let written = if d.f32 {
+            let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+            ds.write_slice(&v[..], (row, ..))
+        } else {
+            ds.write_slice(values, (row, ..))
+        };
+        written.map_err(|e| OutputError::Hdf5 {
+            path: self.path.clone(),
+            source: e,
+        })
+    }
+
     /// Flushes and closes the file.
-    pub fn finish(self) -> Result<(), OutputError> {
+    pub fn finish(mut self) -> Result<(), OutputError> {
+        self.open.clear();
         self.file.flush().map_err(|source| OutputError::Hdf5 {
             path: self.path.clone(),
             source,

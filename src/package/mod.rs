@@ -16,7 +16,7 @@ mod bpo;
 pub mod discover;
 mod emr;
 mod features;
-mod fields;
+pub(crate) mod fields;
 pub mod formula;
 pub mod ini;
 pub mod json;

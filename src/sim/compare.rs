@@ -2,7 +2,7 @@
 //! trace as spec/NUMERICS.md says (spike counts, spike times at the −20 mV upward crossings, the
 //! largest |ΔV| before the first spike) and judged by the backend tolerances of the README's Accuracy section.
 //!
-//! Each backend runs the whole sweep on its own (`crate::sim::sweep::sweep` into
+//! Each backend runs the whole sweep on its own (`crate::sweep::sweep` into
 //! `<out>/<backend name>/`); this module reads the `traces.h5` files back and diffs them, so the
 //! comparison sees exactly what a user of `emsweep run` gets.
 

@@ -171,6 +171,8 @@ pub struct Evaluation {
     pub currents: SearchedCurrents,
     /// The stimulus window of each protocol whose features were computed on a trace.
     pub windows: BTreeMap<String, FeatureWindow>,
+    /// The lane's free parameter values by `final.json` key (the caller fills them in).
+    pub params: Vec<(String, f64)>,
 }
 
 impl Evaluation {
@@ -630,6 +632,7 @@ pub fn evaluate(
         },
         currents: currents.bpo,
         windows,
+        params: Vec::new(),
     }
 }
 

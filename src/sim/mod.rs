@@ -8,7 +8,5 @@
 pub mod compare;
 pub mod evaluate;
 pub mod probe;
-pub mod search;
 pub mod stimulus;
-pub mod sweep;
 pub mod templates;

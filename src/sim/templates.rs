@@ -3,7 +3,7 @@
 //!
 //! A template is a named group of protocols (`step`: `step_150`, `step_200`, `step_250`) whose
 //! amplitudes are percentages of each cell's threshold current on top of its holding current,
-//! found by [`crate::sim::search`]. `emsweep run --protocols step,ramp` adds them to every
+//! found by [`crate::sweep::search`]. `emsweep run --protocols step,ramp` adds them to every
 //! e-model. The schema is documented in `protocols/README.md`:
 //!
 //! ```json

@@ -188,6 +188,10 @@ impl Backend for GpuBackend {
         format!("gpu-{}", self.precision.name())
     }
 
+    fn precision(&self) -> Precision {
+        self.precision
+    }
+
     fn run(
         &self,
         batch: &Batch,

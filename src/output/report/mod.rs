@@ -422,6 +422,7 @@ mod tests {
         ];
         let total = features.iter().map(|f| f.weighted).sum();
         Evaluation {
+            params: vec![("g_pas.all".into(), 3e-5)],
             key: "pkg/cell[v1]".into(),
             emodel: "cell".into(),
             variant: Some("v1".into()),
@@ -575,6 +576,8 @@ mod tests {
         ];
         let mut run = RunReport::new(vec!["emsweep".into(), "run".into()], "cpu-f64");
         run.emodels.push(crate::output::run_report::EModelRun {
+            lane_labels: Vec::new(),
+            lane_searches: Vec::new(),
             label: "pkg/cell[v1]".into(),
             package: "p".into(),
             lanes: 1,
@@ -625,6 +628,8 @@ mod tests {
             threshold_current_na: None,
         };
         run.emodels.push(EModelRun {
+            lane_labels: Vec::new(),
+            lane_searches: Vec::new(),
             label: key.clone(),
             package: em.package_dir.display().to_string(),
             lanes: 2,

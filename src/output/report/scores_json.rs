@@ -1,5 +1,6 @@
 //! `scores.json`: every evaluation in the dialect of BluePyEModel's `final.json`, keyed by
-//! e-model (`<key>` or `<key>[<lane>]`): `score` (the total), `fitness` (weighted score per
+//! e-model (`<key>`; a population's lanes by their labels): `params` (the lane's free parameter
+//! values), `score` (the total), `fitness` (weighted score per
 //! `<protocol>.<recording>.<feature>`), `features` (the mean of each feature's values, as
 //! BluePyEModel stores them; null without a value), `validated`; and what emsweep adds:
 //! `threshold` (of the validation), `emodel`, `variant`, `package`, `dialect`, `rule`, `validation` (function, threshold,
@@ -32,7 +33,8 @@ fn opt_number(x: Option<f64>) -> Value {
     x.map_or(Value::Null, number)
 }
 
-/// The key of an evaluation in `scores.json` and `features.csv`.
+/// The key of an evaluation in `features.csv`, and in `scores.json` where its lane label is
+/// taken (see [`to_string`]).
 pub fn entry_key(e: &Evaluation) -> String {
     match &e.lane {
         Some(l) => format!("{}[{}]", e.key, l),
@@ -121,8 +123,13 @@ pub fn entry(e: &Evaluation) -> Value {
         opt_number(e.currents.threshold_na),
     );
 
+    let mut params = Map::new();
+    for (k, v) in &e.params {
+        params.insert(k.clone(), number(*v));
+    }
     let mut m = Map::new();
     m.insert("emodel".into(), Value::String(e.emodel.clone()));
+    m.insert("params".into(), Value::Object(params));
     m.insert(
         "variant".into(),
         e.variant.clone().map_or(Value::Null, Value::String),
@@ -155,11 +162,22 @@ pub fn entry(e: &Evaluation) -> Value {
     Value::Object(m)
 }
 
-/// The whole file, entries in the order given, pretty-printed with a final newline.
+/// The whole file, entries in the order given, pretty-printed with a final newline. A lane of
+/// a population is keyed by its label, so that the file can be the next run's `--population`
+/// (`<key>[<label>]` where another entry has that key already).
 pub fn to_string(evaluations: &[Evaluation]) -> String {
     let mut root = Map::new();
+    let plain: std::collections::BTreeSet<&str> = evaluations
+        .iter()
+        .filter(|e| e.lane.is_none())
+        .map(|e| e.key.as_str())
+        .collect();
     for e in evaluations {
-        root.insert(entry_key(e), entry(e));
+        let key = match &e.lane {
+            Some(l) if !plain.contains(l.as_str()) && !root.contains_key(l) => l.clone(),
+            _ => entry_key(e),
+        };
+        root.insert(key, entry(e));
     }
     let mut s = serde_json::to_string_pretty(&Value::Object(root))
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

@@ -1,0 +1,174 @@
+//! Where a chunk's results go, in memory, as the chunk finishes: each lane is scored against its
+//! e-model's features (on every step it simulated), its recordings are written to `traces.h5`
+//! (the ones `--record` keeps, every `--record-every` sample) and `.dat` files, and a few lanes
+//! per e-model are kept for `report.html`. Nothing is read back from a file.
+
+use std::path::PathBuf;
+
+use crate::backend::Precision;
+use crate::diag::Diagnostic;
+use crate::output::report::LaneTrace;
+use crate::output::run_report::Failure;
+use crate::output::traces::{RowDataset, TracesWriter};
+use crate::sim::evaluate::{evaluate, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded};
+use crate::sim::evaluate::ValidationRule;
+use crate::sweep::execute::LaneOutcome;
+use crate::sweep::member::Member;
+
+/// What `--record` keeps in `traces.h5` and `.dat` files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// Every recording of every protocol.
+    All,
+    /// Each protocol's first recording (the soma voltage).
+    Soma,
+    /// No trace: features and scores only.
+    None,
+}
+
+impl Record {
+    pub fn parse(name: &str) -> Option<Record> {
+        match name {
+            "all" => Some(Record::All),
+            "soma" => Some(Record::Soma),
+            "none" => Some(Record::None),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Record::All => "all",
+            Record::Soma => "soma",
+            Record::None => "none",
+        }
+    }
+}
+
+/// Lanes per e-model whose traces `report.html` draws (a population's first ones).
+pub const REPORT_LANES: usize = 4;
+
+/// The sinks of a sweep.
+pub struct Sinks {
+    pub traces: Option<TracesWriter>,
+    pub traces_path: PathBuf,
+    pub precision: Precision,
+    pub record: Record,
+    pub record_every: usize,
+    pub dat_dir: Option<PathBuf>,
+    /// Traces `report.html` draws.
+    pub report_traces: Vec<LaneTrace>,
+    /// (member, lane, evaluation), in the order lanes finished.
+    pub evaluations: Vec<(usize, usize, Evaluation)>,
+    pub failures: Vec<Failure>,
+}
+
+/// Every `every`-th value of `values`, from the first.
+fn decimate(values: &[f64], every: usize) -> Vec<f64> {
+    values.iter().step_by(every.max(1)).copied().collect()
+}
+
+impl Sinks {
+    fn fail(&mut self, d: Diagnostic, emodel: &str, protocol: &str) {
+        self.failures
+            .push(Failure::from_diagnostic(&d, Some(emodel), Some(protocol), None));
+    }
+
+    /// The recordings of protocol `q` of `m` that `--record` keeps.
+    fn kept(&self, m: &Member, q: usize) -> usize {
+        match self.record {
+            Record::All => m.protocols[q].probes.len(),
+            Record::Soma => m.protocols[q].probes.len().min(1),
+            Record::None => 0,
+        }
+    }
+
+    /// Writes, keeps and scores one lane of member `m` (its index `member`).
+    pub fn take(&mut self, member: usize, m: &Member, lane: LaneOutcome) {
+        let set = lane.lane.set;
+        let label = m.sets[set].label.clone();
+        let lane_labels: Vec<String> = m.sets.iter().map(|s| s.label.clone()).collect();
+        for (q, sel) in m.protocols.iter().enumerate() {
+            let Some(ProtocolOutcome::Ran(recs)) = lane.outcomes.get(&sel.protocol.name) else {
+                continue;
+            };
+            for (r, probe) in sel.probes.iter().enumerate() {
+                let Some(Recorded::Trace {
+                    t0_ms,
+                    dt_ms,
+                    values,
+                }) = recs.get(&probe.name)
+                else {
+                    continue;
+                };
+                if set < REPORT_LANES {
+                    self.report_traces.push(LaneTrace {
+                        emodel: m.key.clone(),
+                        protocol: sel.protocol.name.clone(),
+                        recording: probe.name.clone(),
+                        lane: label.clone(),
+                        units: probe.variable.unit().into(),
+                        t0_ms: *t0_ms,
+                        dt_ms: *dt_ms,
+                        values: values.clone(),
+                    });
+                }
+                if r >= self.kept(m, q) {
+                    continue;
+                }
+                let kept = decimate(values, self.record_every);
+                let kept_dt_ms = dt_ms * self.record_every as f64;
+                if let Some(w) = self.traces.as_mut() {
+                    let d = RowDataset {
+                        emodel: &m.key,
+                        protocol: &sel.protocol.name,
+                        recording: &probe.name,
+                        variable: probe.variable.name(),
+                        units: probe.variable.unit(),
+                        dt_ms: kept_dt_ms,
+                        t0_ms: *t0_ms,
+                        samples: kept.len(),
+                        lane_labels: &lane_labels,
+                        f32: self.precision == Precision::F32,
+                    };
+                    if let Err(e) = w.write_row(&d, set, &kept) {
+                        let d = Diagnostic::error("output", &self.traces_path, None, e.to_string());
+                        self.fail(d, &m.key, &sel.protocol.name);
+                    }
+                }
+                if let Some(dir) = self.dat_dir.clone() {
+                    let mut prefix = m.key.replace('/', "_");
+                    if !m.own {
+                        prefix = format!("{prefix}.{}", label.replace('/', "_"));
+                    }
+                    let name =
+                        crate::output::dat::dat_file_name(&prefix, &sel.protocol.name, &probe.name);
+                    let times: Vec<f64> = (0..kept.len())
+                        .map(|k| t0_ms + k as f64 * kept_dt_ms)
+                        .collect();
+                    if let Err(e) = crate::output::dat::write_dat(&dir, &name, &times, &kept) {
+                        let d = Diagnostic::error("output", dir.join(&name), None, e.to_string());
+                        self.fail(d, &m.key, &sel.protocol.name);
+                    }
+                }
+            }
+        }
+        let eval_label = EvaluationLabel {
+            key: m.key.clone(),
+            lane: (!m.own).then(|| label.clone()),
+        };
+        let mut e = evaluate(
+            eval_label,
+            m.em,
+            &lane.outcomes,
+            lane.currents,
+            ValidationRule::default(),
+        );
+        e.params = m.sets[set]
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_f64()))
+            .collect();
+        self.evaluations.push((member, set, e));
+    }
+}
