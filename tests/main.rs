@@ -22,3 +22,4 @@ mod search;
 mod sim;
 mod sim_cells;
 mod stimulus;
+mod sweep;

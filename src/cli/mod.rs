@@ -277,9 +277,8 @@ fn sweep_options(
         (None, Some(n)) => Some(PopulationSource::Sample {
             n,
             seed: l.seed,
-            sampler: Sampler::parse(&l.sampler).ok_or_else(|| {
-                format!("--sampler must be uniform or lhs, not `{}`", l.sampler)
-            })?,
+            sampler: Sampler::parse(&l.sampler)
+                .ok_or_else(|| format!("--sampler must be uniform or lhs, not `{}`", l.sampler))?,
         }),
         (None, None) => None,
     };
@@ -317,7 +316,10 @@ fn sweep_on(
 
 /// Runs `f` on a pool of `threads` threads (`None`: rayon's global pool, which honours
 /// RAYON_NUM_THREADS).
-fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> Result<T, String> {
+fn with_threads<T: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> T + Send,
+) -> Result<T, String> {
     match threads {
         None => Ok(f()),
         Some(0) => Err("--threads must be at least 1".into()),

@@ -239,7 +239,15 @@ impl TracesWriter {
                 .and_then(|ds| ds.write_raw(v).map(|_| ds)),
         }
         .map_err(|e| self.h5(e))?;
-        self.dataset_attrs(&ds, b.recording, b.variable, b.units, b.dt_ms, b.t0_ms, b.lane_labels)
+        self.dataset_attrs(
+            &ds,
+            b.recording,
+            b.variable,
+            b.units,
+            b.dt_ms,
+            b.t0_ms,
+            b.lane_labels,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -318,7 +326,15 @@ impl TracesWriter {
                     .create(link.as_str())
             }
             .map_err(|e| self.h5(e))?;
-            self.dataset_attrs(&ds, d.recording, d.variable, d.units, d.dt_ms, d.t0_ms, d.lane_labels)?;
+            self.dataset_attrs(
+                &ds,
+                d.recording,
+                d.variable,
+                d.units,
+                d.dt_ms,
+                d.t0_ms,
+                d.lane_labels,
+            )?;
             self.open.insert(key.clone(), ds);
         }
         let Some(ds) = self.open.get(&key) else {

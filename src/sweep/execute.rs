@@ -146,7 +146,9 @@ impl Executor<'_> {
                 match m.values_on(model, l.set) {
                     Ok(v) => Ok(v),
                     Err(d) => {
-                        for x in d.iter().filter(|x| x.severity == crate::diag::Severity::Error)
+                        for x in d
+                            .iter()
+                            .filter(|x| x.severity == crate::diag::Severity::Error)
                         {
                             self.fail(x, &m.key, None, lane);
                         }
@@ -346,7 +348,9 @@ impl Executor<'_> {
             }
         }
         for (_, steps, mi, items) in batches {
-            self.run_batch(members, model, lanes, &values, steps, mi, items, runs, &mut out);
+            self.run_batch(
+                members, model, lanes, &values, steps, mi, items, runs, &mut out,
+            );
         }
         out
     }
@@ -405,10 +409,10 @@ impl Executor<'_> {
                 for (k, q, _) in &items {
                     let m = &members[lanes[*k].member];
                     let name = &m.protocols[*q].protocol.name;
-                    let reason = d
-                        .iter()
-                        .next()
-                        .map_or_else(|| "the batch did not run".to_string(), |x| x.message.clone());
+                    let reason = d.iter().next().map_or_else(
+                        || "the batch did not run".to_string(),
+                        |x| x.message.clone(),
+                    );
                     runs[lanes[*k].member][*q].note_failure(lanes[*k].set, &reason);
                     out[*k].outcomes.insert(name.clone(), not_run(reason));
                 }
@@ -432,11 +436,7 @@ impl Executor<'_> {
             if let Some(f) = lane.failure {
                 let message = format!(
                     "protocol `{}`: lane {} diverged at t = {} ms (v = {} mV at node {})",
-                    sel.protocol.name,
-                    lane_no,
-                    f.t_ms,
-                    f.v_mv,
-                    f.node.0
+                    sel.protocol.name, lane_no, f.t_ms, f.v_mv, f.node.0
                 );
                 let mut fl = Failure::from_diagnostic(
                     &sel.protocol.origin.error("lane-diverged", message.clone()),

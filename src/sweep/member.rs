@@ -228,7 +228,11 @@ pub fn build<'e>(
         lane_searches: Vec::new(),
         protocols: Vec::new(),
     };
-    let unset = if own { em.free_without_value().len() } else { 0 };
+    let unset = if own {
+        em.free_without_value().len()
+    } else {
+        0
+    };
     let built = if unset == 0 {
         build_model(em, &mut failures, &key)
     } else {
@@ -324,9 +328,10 @@ pub fn build<'e>(
     } else {
         Err("no protocol needs a search".into())
     };
-    let signature = plan
-        .as_ref()
-        .map_or_else(|e| format!("no plan: {e}"), crate::sweep::plan::search_signature);
+    let signature = plan.as_ref().map_or_else(
+        |e| format!("no plan: {e}"),
+        crate::sweep::plan::search_signature,
+    );
     let structure = crate::sweep::plan::structure_key(&model, em.dt_ms);
     Built {
         member: Some(Member {

@@ -56,7 +56,11 @@ pub enum PopulationSource {
     /// A `final.json`-like file (either dialect) or a CSV file.
     File(PathBuf),
     /// `n` sets drawn inside the bounds.
-    Sample { n: usize, seed: u64, sampler: Sampler },
+    Sample {
+        n: usize,
+        seed: u64,
+        sampler: Sampler,
+    },
 }
 
 /// The name of the population file a run with a population writes.
@@ -267,7 +271,9 @@ fn samples_per_lane(members: &[Member], group: &[usize]) -> usize {
             mm.protocols
                 .iter()
                 .map(|p| {
-                    let steps = (p.protocol.stimulus.tstop_ms() / mm.em.dt_ms).ceil().max(0.0);
+                    let steps = (p.protocol.stimulus.tstop_ms() / mm.em.dt_ms)
+                        .ceil()
+                        .max(0.0);
                     (steps as usize + 1) * p.probes.len()
                 })
                 .sum::<usize>()
@@ -430,7 +436,9 @@ pub fn sweep(
     }
     let traces_path = opts.out_dir.join("traces.h5");
     let traces = TracesWriter::create(&traces_path).map_err(|e| e.to_string())?;
-    report.timings_s.insert("read".into(), t_read.elapsed().as_secs_f64());
+    report
+        .timings_s
+        .insert("read".into(), t_read.elapsed().as_secs_f64());
     settings(&mut report, opts);
 
     let chosen = selected_templates(&opts.protocols);
@@ -461,7 +469,14 @@ pub fn sweep(
         evaluations: Vec::new(),
         failures: Vec::new(),
     };
-    run_groups(&built.members, opts, &mut built.tallies, &mut exec, &mut sinks, &mut built.runs);
+    run_groups(
+        &built.members,
+        opts,
+        &mut built.tallies,
+        &mut exec,
+        &mut sinks,
+        &mut built.runs,
+    );
     finish(
         &mut report,
         opts,
@@ -540,9 +555,8 @@ fn run_groups(
                     let note = report::plan_note(plan, m.em);
                     let lane = (!m.own).then(|| m.sets[o.lane.set].label.clone());
                     let r = report::search_report(plan, &note, cell, lane);
-                    if let Some((run, _)) = runs
-                        .iter_mut()
-                        .find(|(_, idx)| *idx == Some(o.lane.member))
+                    if let Some((run, _)) =
+                        runs.iter_mut().find(|(_, idx)| *idx == Some(o.lane.member))
                     {
                         if m.own {
                             run.search = Some(r);
@@ -638,7 +652,9 @@ fn finish(
     }
     failures.extend(exec.failures);
     failures.append(&mut sinks.failures);
-    report.timings_s.insert("search".into(), exec.stats.search_s);
+    report
+        .timings_s
+        .insert("search".into(), exec.stats.search_s);
     report
         .timings_s
         .insert("simulate".into(), exec.stats.simulate_s);

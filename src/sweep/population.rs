@@ -254,7 +254,9 @@ fn parse_number(text: &str) -> Option<PyNum> {
         }
     }
     match t.to_ascii_lowercase().as_str() {
-        "nan" | "inf" | "-inf" | "infinity" | "-infinity" => t.parse::<f64>().ok().map(PyNum::Float),
+        "nan" | "inf" | "-inf" | "infinity" | "-infinity" => {
+            t.parse::<f64>().ok().map(PyNum::Float)
+        }
         _ => t.parse::<f64>().ok().map(PyNum::Float),
     }
 }
@@ -319,7 +321,10 @@ fn read_csv(path: &Path, em: &EModel, diags: &mut Diagnostics) -> Vec<ParameterS
         return Vec::new();
     };
     let header = match csv_fields(header_line) {
-        Ok(h) => h.into_iter().map(|s| s.trim().to_string()).collect::<Vec<_>>(),
+        Ok(h) => h
+            .into_iter()
+            .map(|s| s.trim().to_string())
+            .collect::<Vec<_>>(),
         Err(e) => {
             diags.push(Diagnostic::error(
                 "csv-syntax",
@@ -358,10 +363,8 @@ fn read_csv(path: &Path, em: &EModel, diags: &mut Diagnostics) -> Vec<ParameterS
             ));
             continue;
         }
-        let label = label_col.map_or_else(
-            || format!("row_{row}"),
-            |c| fields[c].trim().to_string(),
-        );
+        let label =
+            label_col.map_or_else(|| format!("row_{row}"), |c| fields[c].trim().to_string());
         let what = format!("row {row} (`{label}`)");
         let mut given = Vec::new();
         let mut col = 1u32;
@@ -429,7 +432,10 @@ pub fn sample(
     let free = free_parameters(em);
     let mut bounds = Vec::with_capacity(free.len());
     for p in &free {
-        let ParamValue::Free { bounds: (lo, hi), .. } = p.value else {
+        let ParamValue::Free {
+            bounds: (lo, hi), ..
+        } = p.value
+        else {
             continue;
         };
         if !(lo.is_finite() && hi.is_finite() && lo <= hi) {

@@ -73,4 +73,3 @@ pub fn plan_note(plan: &SearchPlan, em: &EModel) -> String {
         }
     }
 }
-

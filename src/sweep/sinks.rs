@@ -10,8 +10,8 @@ use crate::diag::Diagnostic;
 use crate::output::report::LaneTrace;
 use crate::output::run_report::Failure;
 use crate::output::traces::{RowDataset, TracesWriter};
-use crate::sim::evaluate::{evaluate, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded};
 use crate::sim::evaluate::ValidationRule;
+use crate::sim::evaluate::{evaluate, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded};
 use crate::sweep::execute::LaneOutcome;
 use crate::sweep::member::Member;
 
@@ -70,8 +70,12 @@ fn decimate(values: &[f64], every: usize) -> Vec<f64> {
 
 impl Sinks {
     fn fail(&mut self, d: Diagnostic, emodel: &str, protocol: &str) {
-        self.failures
-            .push(Failure::from_diagnostic(&d, Some(emodel), Some(protocol), None));
+        self.failures.push(Failure::from_diagnostic(
+            &d,
+            Some(emodel),
+            Some(protocol),
+            None,
+        ));
     }
 
     /// The recordings of protocol `q` of `m` that `--record` keeps.
