@@ -733,7 +733,8 @@ impl Kernel {
                     }
                 };
             }
-            self.run_chunk(base, &ws.slots);
+            // whole vectors of the values in use (a short chunk computes only those)
+            self.run_chunk(base, &ws.slots, len.div_ceil(STEP) * STEP);
             for o in &self.outputs {
                 let src = base.add(o.slot as usize * chunk) as *const T;
                 match &mut columns[o.column as usize] {
@@ -753,63 +754,65 @@ impl Kernel {
         }
     }
 
-    /// Every instruction over all [`Real::CHUNK`] slots of its blocks (fixed-length loops without
-    /// bounds checks); slots beyond a short chunk hold values whose results are never stored.
+    /// Every instruction over the first `n` slots of its blocks (`n` a multiple of the vector
+    /// width, at most [`Real::CHUNK`]; loops without bounds checks); slots beyond a short chunk's
+    /// values hold values whose results are never stored.
     ///
     /// # Safety
     /// `slots` holds a valid block pointer for every slot the instructions name; registers are
     /// the blocks at `base`.
     #[inline(always)]
-    unsafe fn run_chunk<T: Real>(&self, base: *mut T, slots: &[*const T]) {
+    unsafe fn run_chunk<T: Real>(&self, base: *mut T, slots: &[*const T], n: usize) {
         let b = |t: bool| if t { T::ONE } else { T::ZERO };
         for ins in &self.instrs {
             let d = base.add(ins.d as usize * T::CHUNK);
             let a = *slots.get_unchecked(ins.a as usize);
             let y = *slots.get_unchecked(ins.b as usize);
             match ins.code {
-                Code::Copy => map1(d, a, |x: T| x),
-                Code::Neg => map1(d, a, |x: T| -x),
-                Code::Not => map1(d, a, |x: T| b(x == T::ZERO)),
-                Code::Exp => exp_block(d, a),
-                Code::Log => map1(d, a, |x: T| x.ln()),
-                Code::Log10 => map1(d, a, |x: T| x.log10()),
-                Code::Fabs => map1(d, a, |x: T| x.abs()),
-                Code::Floor => map1(d, a, |x: T| x.floor()),
-                Code::Ceil => map1(d, a, |x: T| x.ceil()),
-                Code::Sqrt => map1(d, a, |x: T| x.sqrt()),
-                Code::Sin => map1(d, a, |x: T| x.sin()),
-                Code::Cos => map1(d, a, |x: T| x.cos()),
-                Code::Tan => map1(d, a, |x: T| x.tan()),
-                Code::Tanh => map1(d, a, |x: T| x.tanh()),
-                Code::Sinh => map1(d, a, |x: T| x.sinh()),
-                Code::Cosh => map1(d, a, |x: T| x.cosh()),
-                Code::Atan => map1(d, a, |x: T| x.atan()),
-                Code::Asin => map1(d, a, |x: T| x.asin()),
-                Code::Acos => map1(d, a, |x: T| x.acos()),
-                Code::Add => map2(d, a, y, |x: T, y: T| x + y),
-                Code::Sub => map2(d, a, y, |x: T, y: T| x - y),
-                Code::Mul => map2(d, a, y, |x: T, y: T| x * y),
-                Code::Div => map2(d, a, y, |x: T, y: T| x / y),
-                Code::Pow => map2(d, a, y, |x: T, y: T| x.powf(y)),
-                Code::Atan2 => map2(d, a, y, |x: T, y: T| x.atan2(y)),
-                Code::Fmin => map2(d, a, y, |x: T, y: T| x.min(y)),
-                Code::Fmax => map2(d, a, y, |x: T, y: T| x.max(y)),
-                Code::Lt => map2(d, a, y, |x: T, y: T| b(x < y)),
-                Code::Le => map2(d, a, y, |x: T, y: T| b(x <= y)),
-                Code::Gt => map2(d, a, y, |x: T, y: T| b(x > y)),
-                Code::Ge => map2(d, a, y, |x: T, y: T| b(x >= y)),
-                Code::Eq => map2(d, a, y, |x: T, y: T| b(x == y)),
-                Code::Ne => map2(d, a, y, |x: T, y: T| b(x != y)),
-                Code::And => map2(d, a, y, |x: T, y: T| b(x != T::ZERO && y != T::ZERO)),
-                Code::Or => map2(d, a, y, |x: T, y: T| b(x != T::ZERO || y != T::ZERO)),
+                Code::Copy => map1(n, d, a, |x: T| x),
+                Code::Neg => map1(n, d, a, |x: T| -x),
+                Code::Not => map1(n, d, a, |x: T| b(x == T::ZERO)),
+                Code::Exp => exp_block(n, d, a),
+                Code::Log => map1(n, d, a, |x: T| x.ln()),
+                Code::Log10 => map1(n, d, a, |x: T| x.log10()),
+                Code::Fabs => map1(n, d, a, |x: T| x.abs()),
+                Code::Floor => map1(n, d, a, |x: T| x.floor()),
+                Code::Ceil => map1(n, d, a, |x: T| x.ceil()),
+                Code::Sqrt => map1(n, d, a, |x: T| x.sqrt()),
+                Code::Sin => map1(n, d, a, |x: T| x.sin()),
+                Code::Cos => map1(n, d, a, |x: T| x.cos()),
+                Code::Tan => map1(n, d, a, |x: T| x.tan()),
+                Code::Tanh => map1(n, d, a, |x: T| x.tanh()),
+                Code::Sinh => map1(n, d, a, |x: T| x.sinh()),
+                Code::Cosh => map1(n, d, a, |x: T| x.cosh()),
+                Code::Atan => map1(n, d, a, |x: T| x.atan()),
+                Code::Asin => map1(n, d, a, |x: T| x.asin()),
+                Code::Acos => map1(n, d, a, |x: T| x.acos()),
+                Code::Add => map2(n, d, a, y, |x: T, y: T| x + y),
+                Code::Sub => map2(n, d, a, y, |x: T, y: T| x - y),
+                Code::Mul => map2(n, d, a, y, |x: T, y: T| x * y),
+                Code::Div => map2(n, d, a, y, |x: T, y: T| x / y),
+                Code::Pow => map2(n, d, a, y, |x: T, y: T| x.powf(y)),
+                Code::Atan2 => map2(n, d, a, y, |x: T, y: T| x.atan2(y)),
+                Code::Fmin => map2(n, d, a, y, |x: T, y: T| x.min(y)),
+                Code::Fmax => map2(n, d, a, y, |x: T, y: T| x.max(y)),
+                Code::Lt => map2(n, d, a, y, |x: T, y: T| b(x < y)),
+                Code::Le => map2(n, d, a, y, |x: T, y: T| b(x <= y)),
+                Code::Gt => map2(n, d, a, y, |x: T, y: T| b(x > y)),
+                Code::Ge => map2(n, d, a, y, |x: T, y: T| b(x >= y)),
+                Code::Eq => map2(n, d, a, y, |x: T, y: T| b(x == y)),
+                Code::Ne => map2(n, d, a, y, |x: T, y: T| b(x != y)),
+                Code::And => map2(n, d, a, y, |x: T, y: T| b(x != T::ZERO && y != T::ZERO)),
+                Code::Or => map2(n, d, a, y, |x: T, y: T| b(x != T::ZERO || y != T::ZERO)),
                 Code::Fused => {
                     let z = *slots.get_unchecked(ins.c as usize);
-                    fused(d, a, y, z, ins.f);
+                    fused(n, d, a, y, z, ins.f);
                 }
                 Code::Select => {
                     let x = *slots.get_unchecked(ins.b as usize);
                     let y = *slots.get_unchecked(ins.c as usize);
                     map3(
+                        n,
                         d,
                         a,
                         x,
@@ -879,13 +882,13 @@ fn fuse(instrs: Vec<Instr>, outputs: &[KernelOutput]) -> Vec<Instr> {
 
 /// One fused pair over a block (see [`fuse`]).
 #[inline(always)]
-unsafe fn fused<T: Real>(d: *mut T, a: *const T, b: *const T, c: *const T, f: u8) {
+unsafe fn fused<T: Real>(n: usize, d: *mut T, a: *const T, b: *const T, c: *const T, f: u8) {
     macro_rules! pair {
         ($op1:tt, $op2:tt) => {
             if f & 1 == 0 {
-                map3(d, a, b, c, |x: T, y: T, z: T| (x $op1 y) $op2 z)
+                map3(n, d, a, b, c, |x: T, y: T, z: T| (x $op1 y) $op2 z)
             } else {
-                map3(d, a, b, c, |x: T, y: T, z: T| z $op2 (x $op1 y))
+                map3(n, d, a, b, c, |x: T, y: T, z: T| z $op2 (x $op1 y))
             }
         };
     }
@@ -919,8 +922,8 @@ unsafe fn load<T: Copy>(p: *const T, j: usize) -> [T; STEP] {
 }
 
 #[inline(always)]
-unsafe fn map1<T: Real>(d: *mut T, a: *const T, f: impl Fn(T) -> T) {
-    for j in (0..T::CHUNK).step_by(STEP) {
+unsafe fn map1<T: Real>(n: usize, d: *mut T, a: *const T, f: impl Fn(T) -> T) {
+    for j in (0..n).step_by(STEP) {
         let x = load(a, j);
         let r = x.map(&f);
         std::ptr::write_unaligned(d.add(j) as *mut [T; STEP], r);
@@ -928,16 +931,16 @@ unsafe fn map1<T: Real>(d: *mut T, a: *const T, f: impl Fn(T) -> T) {
 }
 
 #[inline(always)]
-unsafe fn exp_block<T: Real>(d: *mut T, a: *const T) {
-    for j in (0..T::CHUNK).step_by(STEP) {
+unsafe fn exp_block<T: Real>(n: usize, d: *mut T, a: *const T) {
+    for j in (0..n).step_by(STEP) {
         let r = T::exp_lanes(load(a, j));
         std::ptr::write_unaligned(d.add(j) as *mut [T; STEP], r);
     }
 }
 
 #[inline(always)]
-unsafe fn map2<T: Real>(d: *mut T, a: *const T, b: *const T, f: impl Fn(T, T) -> T) {
-    for j in (0..T::CHUNK).step_by(STEP) {
+unsafe fn map2<T: Real>(n: usize, d: *mut T, a: *const T, b: *const T, f: impl Fn(T, T) -> T) {
+    for j in (0..n).step_by(STEP) {
         let (x, y) = (load(a, j), load(b, j));
         let mut r = x;
         for k in 0..STEP {
@@ -949,13 +952,14 @@ unsafe fn map2<T: Real>(d: *mut T, a: *const T, b: *const T, f: impl Fn(T, T) ->
 
 #[inline(always)]
 unsafe fn map3<T: Real>(
+    n: usize,
     d: *mut T,
     a: *const T,
     b: *const T,
     c: *const T,
     f: impl Fn(T, T, T) -> T,
 ) {
-    for j in (0..T::CHUNK).step_by(STEP) {
+    for j in (0..n).step_by(STEP) {
         let (x, y, z) = (load(a, j), load(b, j), load(c, j));
         let mut r = x;
         for k in 0..STEP {
