@@ -64,3 +64,43 @@ fn compare_usage_errors_exit_2() {
         assert!(!stderr.is_empty(), "{args:?}");
     }
 }
+
+/// A sampled population of the ball-and-stick example as one batch on cpu-f32 and gpu-f32:
+/// every lane within the tolerances between backends (equal spike counts, spike times within
+/// 0.05 ms, |ΔV| before the first spike within 1e-2 mV).
+#[test]
+fn compare_cpu_and_gpu_on_a_population() {
+    let out = std::env::temp_dir().join(format!("emsweep-compare-pop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let out_s = out.to_string_lossy().to_string();
+    let (code, stdout, stderr) = emsweep(&[
+        "compare",
+        "--backends",
+        "cpu,gpu",
+        "--sample",
+        "24",
+        "--seed",
+        "2",
+        "--protocols",
+        "Step_300",
+        "--record",
+        "soma",
+        "--out",
+        &out_s,
+        "examples/ball_and_stick_hh",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stdout.contains("24 lanes (0 failed)"), "{stdout}");
+    assert!(stdout.contains("all 24 traces within tolerance"), "{stdout}");
+    // the population spans firing and silent cells: not every lane has the same spike count
+    let counts: std::collections::BTreeSet<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("Step_300") && l.ends_with("ok"))
+        .map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols[cols.len() - 5]
+        })
+        .collect();
+    assert!(counts.len() > 1, "{stdout}");
+    let _ = std::fs::remove_dir_all(&out);
+}

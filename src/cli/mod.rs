@@ -76,6 +76,8 @@ pub enum Command {
         /// Output folder: one subfolder per backend (`cpu-f32/`, `gpu-f32/`).
         #[arg(long, default_value = "emsweep-compare")]
         out: PathBuf,
+        #[command(flatten)]
+        lanes: LaneArgs,
         /// Package directories, or directories to search for packages.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -165,8 +167,9 @@ pub fn run(cli: Cli) -> u8 {
             precision,
             protocols,
             out,
+            lanes,
             paths,
-        } => run_compare(&backends, &precision, protocols, out, &paths),
+        } => run_compare(&backends, &precision, protocols, out, &lanes, &paths),
         Command::Check { paths } => {
             if let Some(missing) = paths.iter().find(|p| !p.exists()) {
                 eprintln!("error: {}: no such file or directory", missing.display());
@@ -251,7 +254,7 @@ fn check_inputs(paths: &[PathBuf], protocols: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The sweep options of `run` (or `compare`: no `lanes`); the usage error, if any.
+/// The sweep options of `run` and `compare`; the usage error, if any.
 fn sweep_options(
     protocols: Vec<String>,
     out: PathBuf,
@@ -383,8 +386,13 @@ fn run_compare(
     precision: &str,
     protocols: Vec<String>,
     out: PathBuf,
+    lanes: &LaneArgs,
     paths: &[PathBuf],
 ) -> u8 {
+    if lanes.record == "none" {
+        eprintln!("error: compare reads the traces: --record none leaves none");
+        return exit::USAGE;
+    }
     use crate::sim::compare;
     if let Err(e) = check_inputs(paths, &protocols) {
         eprintln!("error: {e}");
@@ -418,14 +426,17 @@ fn run_compare(
     let mut failed = false;
     for (b, (_, dir)) in made.iter().zip(&dirs) {
         println!("== {}", b.name());
-        let opts = match sweep_options(protocols.clone(), dir.clone(), None, None) {
+        let opts = match sweep_options(protocols.clone(), dir.clone(), None, Some(lanes)) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("error: {e}");
                 return exit::USAGE;
             }
         };
-        match sweep_on(b.as_ref(), &opts, paths) {
+        let backend = b.as_ref();
+        match with_threads(lanes.threads, || sweep_on(backend, &opts, paths))
+            .and_then(|r| r)
+        {
             Ok(f) => failed |= f,
             Err(e) => {
                 eprintln!("error: {e}");
