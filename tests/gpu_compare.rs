@@ -91,7 +91,10 @@ fn compare_cpu_and_gpu_on_a_population() {
     ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("24 lanes (0 failed)"), "{stdout}");
-    assert!(stdout.contains("all 24 traces within tolerance"), "{stdout}");
+    assert!(
+        stdout.contains("all 24 traces within tolerance"),
+        "{stdout}"
+    );
     // the population spans firing and silent cells: not every lane has the same spike count
     let counts: std::collections::BTreeSet<&str> = stdout
         .lines()

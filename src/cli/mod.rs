@@ -82,6 +82,15 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Join the output folders of the shards of one sweep (`run --shard K/N`, every K once)
+    /// into OUT, as one unsharded run writes it (report.html excepted).
+    Merge {
+        /// The merged output folder.
+        out: PathBuf,
+        /// The shards' output folders, in any order.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
     /// Compile NMODL mechanism files on their own.
     Mech {
         #[command(subcommand)]
@@ -121,6 +130,10 @@ pub struct LaneArgs {
     /// CPU threads (default: all cores, or RAYON_NUM_THREADS).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Run only the K-th of N equal, contiguous parts of the lanes (K from 1; for job arrays);
+    /// `emsweep merge` joins the parts.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,6 +158,16 @@ pub enum MechCommand {
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Mech { action } => run_mech(action),
+        Command::Merge { out, shards } => match crate::sweep::merge::merge(&out, &shards) {
+            Ok(()) => {
+                println!("merged {} shards into {}", shards.len(), out.display());
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::SOME_FAILED
+            }
+        },
         Command::Run {
             protocols,
             backend,
@@ -286,6 +309,11 @@ fn sweep_options(
         (None, None) => None,
     };
     opts.emodel = l.emodel.clone();
+    opts.shard = l
+        .shard
+        .as_deref()
+        .map(crate::sweep::merge::parse_shard)
+        .transpose()?;
     opts.record = Record::parse(&l.record)
         .ok_or_else(|| format!("--record must be all, soma or none, not `{}`", l.record))?;
     if l.record_every == 0 {
@@ -434,9 +462,7 @@ fn run_compare(
             }
         };
         let backend = b.as_ref();
-        match with_threads(lanes.threads, || sweep_on(backend, &opts, paths))
-            .and_then(|r| r)
-        {
+        match with_threads(lanes.threads, || sweep_on(backend, &opts, paths)).and_then(|r| r) {
             Ok(f) => failed |= f,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -32,6 +32,28 @@ pub struct RunReport {
     /// Wall-clock time of the run's phases [s], by phase (`read`, `compile`, `simulate`, ...).
     pub timings_s: BTreeMap<String, f64>,
     pub failures: Vec<Failure>,
+    /// Which lanes this run ran, when it is one shard of a sweep (`--shard K/N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+}
+
+/// The part of a sweep one shard ran.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Shard {
+    /// K of `--shard K/N` (from 1).
+    pub index: usize,
+    /// N.
+    pub count: usize,
+    /// The lanes it ran, per e-model (its key in the run), as ranges of lane indices.
+    pub ranges: Vec<ShardRange>,
+}
+
+/// Lanes `first..end` of one e-model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardRange {
+    pub emodel: String,
+    pub first: usize,
+    pub end: usize,
 }
 
 impl RunReport {
@@ -51,7 +73,33 @@ impl RunReport {
             emodels: Vec::new(),
             timings_s: BTreeMap::new(),
             failures: Vec::new(),
+            shard: None,
         }
+    }
+
+    /// The command line without what differs between the shards of one sweep (`--shard`,
+    /// `--out`, `--dat-dir` and their values), and without the program's path.
+    pub fn command_key(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut skip = false;
+        for a in self.command.iter().skip(1) {
+            if skip {
+                skip = false;
+                continue;
+            }
+            if ["--shard", "--out", "--dat-dir"].contains(&a.as_str()) {
+                skip = true;
+                continue;
+            }
+            if ["--shard=", "--out=", "--dat-dir="]
+                .iter()
+                .any(|p| a.starts_with(p))
+            {
+                continue;
+            }
+            out.push(a.clone());
+        }
+        out
     }
 
     /// Whether anything failed (the exit code says so); skipped protocols are not failures.

@@ -73,6 +73,8 @@ impl Member<'_> {
 #[derive(Clone, Debug)]
 pub struct Tally {
     pub run: ProtocolRun,
+    /// Lanes that ran it or tried to.
+    attempted: usize,
     ok: usize,
     /// The first reason a lane could not run it.
     first_reason: Option<String>,
@@ -82,6 +84,7 @@ impl Tally {
     pub fn new(run: ProtocolRun) -> Tally {
         Tally {
             run,
+            attempted: 0,
             ok: 0,
             first_reason: None,
         }
@@ -89,21 +92,29 @@ impl Tally {
 
     /// Lane `lane` could not run it, for `reason`.
     pub fn note_failure(&mut self, lane: usize, reason: &str) {
+        self.attempted += 1;
         self.run.failed_lanes.push(lane);
         self.first_reason.get_or_insert_with(|| reason.to_string());
     }
 
     /// Lane `lane` diverged.
     pub fn note_diverged(&mut self, lane: usize) {
+        self.attempted += 1;
         self.run.failed_lanes.push(lane);
     }
 
     pub fn note_ok(&mut self) {
+        self.attempted += 1;
         self.ok += 1;
     }
 
     /// The protocol's report once every lane is done.
     pub fn finish(mut self) -> ProtocolRun {
+        if self.attempted == 0 {
+            // every lane of the e-model belongs to other shards
+            self.run.note = Some("no lane of this shard".into());
+            return self.run;
+        }
         self.run.failed_lanes.sort_unstable();
         self.run.status = if self.run.failed_lanes.is_empty() && self.ok > 0 {
             RunStatus::Ok

@@ -25,6 +25,7 @@
 
 pub mod execute;
 pub mod member;
+pub mod merge;
 pub mod plan;
 pub mod population;
 pub mod report;
@@ -88,6 +89,8 @@ pub struct SweepOptions {
     pub record_every: usize,
     /// Lanes per chunk at most (`None`: from the host's memory, at most [`MAX_CHUNK_LANES`]).
     pub max_chunk_lanes: Option<usize>,
+    /// Run only shard K of N (`(K, N)`, K from 1): see [`merge`].
+    pub shard: Option<(usize, usize)>,
 }
 
 impl SweepOptions {
@@ -104,6 +107,7 @@ impl SweepOptions {
             record: Record::All,
             record_every: 1,
             max_chunk_lanes: None,
+            shard: None,
         }
     }
 }
@@ -469,9 +473,27 @@ pub fn sweep(
         evaluations: Vec::new(),
         failures: Vec::new(),
     };
+    let taken = lanes_taken(&built.members, opts.shard);
+    if let Some((index, count)) = opts.shard {
+        report.shard = Some(crate::output::run_report::Shard {
+            index,
+            count,
+            ranges: built
+                .members
+                .iter()
+                .zip(&taken)
+                .map(|(m, r)| crate::output::run_report::ShardRange {
+                    emodel: m.key.clone(),
+                    first: r.start,
+                    end: r.end,
+                })
+                .collect(),
+        });
+    }
     run_groups(
         &built.members,
         opts,
+        &taken,
         &mut built.tallies,
         &mut exec,
         &mut sinks,
@@ -506,6 +528,9 @@ fn settings(report: &mut RunReport, opts: &SweepOptions) {
     s.insert("record".into(), opts.record.name().into());
     s.insert("record_every".into(), opts.record_every.max(1).to_string());
     s.insert("threads".into(), rayon::current_num_threads().to_string());
+    if let Some((k, n)) = opts.shard {
+        s.insert("shard".into(), format!("{k}/{n}"));
+    }
 }
 
 /// Members grouped by structure, in first-appearance order.
@@ -523,23 +548,46 @@ fn structure_groups(members: &[Member]) -> Vec<Vec<usize>> {
     groups
 }
 
-/// Runs every lane of every structure group, chunk by chunk, into the sinks.
+/// The lanes of `members` this run takes (all, or its shard's contiguous range in member
+/// order, then lane order), per member as a range of lane indices.
+fn lanes_taken(members: &[Member], shard: Option<(usize, usize)>) -> Vec<std::ops::Range<usize>> {
+    let total: usize = members.iter().map(Member::lanes).sum();
+    let mine = shard.map_or(0..total, |(k, n)| merge::shard_range(k, n, total));
+    let mut offset = 0;
+    members
+        .iter()
+        .map(|m| {
+            let (lo, hi) = (offset, offset + m.lanes());
+            offset = hi;
+            let first = mine.start.clamp(lo, hi) - lo;
+            let end = mine.end.clamp(lo, hi) - lo;
+            first..end.max(first)
+        })
+        .collect()
+}
+
+/// Runs the lanes `taken` of every structure group, chunk by chunk, into the sinks.
 fn run_groups(
     members: &[Member],
     opts: &SweepOptions,
+    taken: &[std::ops::Range<usize>],
     tallies: &mut [Vec<Tally>],
     exec: &mut Executor,
     sinks: &mut sinks::Sinks,
     runs: &mut [(EModelRun, Option<usize>)],
 ) {
-    let total: usize = members.iter().map(Member::lanes).sum();
+    let total: usize = taken.iter().map(|r| r.len()).sum();
     let mut progress = Progress::new(opts.progress, total);
     let budget = plan::memory_budget_bytes();
     for group in structure_groups(members) {
         let model = &members[group[0]].model;
         let lanes: Vec<ChunkLane> = group
             .iter()
-            .flat_map(|&m| (0..members[m].lanes()).map(move |set| ChunkLane { member: m, set }))
+            .flat_map(|&m| {
+                taken[m]
+                    .clone()
+                    .map(move |set| ChunkLane { member: m, set })
+            })
             .collect();
         let per_lane = plan::lane_bytes(model, samples_per_lane(members, &group));
         let chunk = plan::chunk_lanes(
@@ -602,7 +650,6 @@ fn finish(
     let mut tallies: Vec<Option<Vec<Tally>>> = tallies.into_iter().map(Some).collect();
     for (mut run, idx) in runs {
         if let Some(m) = idx {
-            summary.lanes += members[m].lanes();
             let mut failed_lanes = BTreeSet::new();
             for (t, sel) in tallies[m]
                 .take()
@@ -674,6 +721,7 @@ fn finish(
     let t = Instant::now();
     sinks.evaluations.sort_by_key(|(m, set, _)| (*m, *set));
     let evaluations: Vec<_> = sinks.evaluations.drain(..).map(|(_, _, e)| e).collect();
+    summary.lanes = evaluations.len();
     report.failures = failures;
     if let Err(e) = crate::output::report::write_reports(
         &opts.out_dir,
