@@ -125,6 +125,10 @@ pub struct EModelRun {
     /// parameters).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lane_labels: Vec<String>,
+    /// The free parameters (key as final.json writes it, bounds), for optimisers driving
+    /// `--population` runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub free_parameters: Vec<FreeParameter>,
     /// The holding/threshold current search of the e-model's own parameters, when a selected
     /// protocol needed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +137,14 @@ pub struct EModelRun {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lane_searches: Vec<SearchReport>,
     pub protocols: Vec<ProtocolRun>,
+}
+
+/// A free parameter and its bounds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FreeParameter {
+    pub key: String,
+    pub lower: f64,
+    pub upper: f64,
 }
 
 /// What the current search of one lane did and found.
@@ -327,6 +339,7 @@ mod tests {
         r.emodels.push(EModelRun {
             lane_labels: Vec::new(),
             lane_searches: Vec::new(),
+            free_parameters: Vec::new(),
             label: "ballstick_hh".into(),
             package: "examples/ball_and_stick_hh".into(),
             lanes: 2,

@@ -237,6 +237,20 @@ pub fn build<'e>(
         },
         search: None,
         lane_searches: Vec::new(),
+        free_parameters: population::free_parameters(em)
+            .iter()
+            .filter_map(|p| match p.value {
+                crate::package::ParamValue::Free {
+                    bounds: (lower, upper),
+                    ..
+                } => Some(crate::output::run_report::FreeParameter {
+                    key: p.key.clone(),
+                    lower,
+                    upper,
+                }),
+                _ => None,
+            })
+            .collect(),
         protocols: Vec::new(),
     };
     let unset = if own {

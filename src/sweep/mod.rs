@@ -384,6 +384,7 @@ fn build_all<'e>(
                         lane_labels: Vec::new(),
                         search: None,
                         lane_searches: Vec::new(),
+                        free_parameters: Vec::new(),
                         protocols: Vec::new(),
                     };
                     run.protocols.clear();

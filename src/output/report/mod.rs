@@ -578,6 +578,7 @@ mod tests {
         run.emodels.push(crate::output::run_report::EModelRun {
             lane_labels: Vec::new(),
             lane_searches: Vec::new(),
+            free_parameters: Vec::new(),
             label: "pkg/cell[v1]".into(),
             package: "p".into(),
             lanes: 1,
@@ -630,6 +631,7 @@ mod tests {
         run.emodels.push(EModelRun {
             lane_labels: Vec::new(),
             lane_searches: Vec::new(),
+            free_parameters: Vec::new(),
             label: key.clone(),
             package: em.package_dir.display().to_string(),
             lanes: 2,
