@@ -7,7 +7,7 @@
 //! - on the bundled examples and the SSCx sample's fixed-amplitude protocols: headless Chromium
 //!   opens `report.html` and every trace of the run is drawn as a path of non-zero length and
 //!   extent (counted by the page's own script, read back from the DOM dump);
-//! - `sim::evaluate` on the SSCx package's own protocols gives EModelRunner's stimulus windows
+//! - `features::evaluate` on the SSCx package's own protocols gives EModelRunner's stimulus windows
 //!   and BluePyOpt's scores of `tests/reference/scores`.
 
 use std::collections::BTreeMap;
@@ -17,7 +17,7 @@ use std::process::Command;
 use emsweep::output::report::features_csv;
 use emsweep::output::run_report::{read_run_json, RunReport, RunStatus};
 use emsweep::output::traces::read_traces;
-use emsweep::sim::evaluate::{
+use emsweep::features::evaluate::{
     evaluate, feature_window, EvaluationLabel, ProtocolOutcome, Recorded, SearchedCurrents,
     ValidationRule,
 };

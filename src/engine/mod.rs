@@ -9,7 +9,7 @@
 //! - [`run`]: batches, probes, run configuration and results, and the driver [`run::run`].
 //!
 //! Electrode currents are not described here: a lane points into a
-//! [`crate::sim::stimulus::StimulusProgram`] ([`LaneStimulus`]), the one description of what
+//! [`crate::engine::stimulus::StimulusProgram`] ([`LaneStimulus`]), the one description of what
 //! the `IClamp`s inject, evaluated at `t + dt/2` as NEURON's fixed step does.
 //!
 //! Backends (`crate::backend`) execute the schedule. This module lives outside `sim/` so that
@@ -20,6 +20,7 @@ pub mod library;
 pub mod model;
 pub mod run;
 pub mod schedule;
+pub mod stimulus;
 
 pub use library::MechanismLibrary;
 pub use model::{CellModel, LaneValues};

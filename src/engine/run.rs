@@ -6,7 +6,7 @@
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::ir::IonVar;
 use crate::layout::Node;
-use crate::sim::stimulus::{Amplitude, StimulusProgram};
+use crate::engine::stimulus::{Amplitude, StimulusProgram};
 use std::sync::Arc;
 
 use super::model::{CellModel, LaneValues};
@@ -149,13 +149,13 @@ impl LaneSpikes {
 
 impl RunConfig {
     /// The steps NEURON's `run()` takes to reach `tstop_ms` with fixed step `dt_ms`, counted
-    /// with the same clock the stimulus layer uses ([`crate::sim::stimulus::FixedStepClock`]:
+    /// with the same clock the stimulus layer uses ([`crate::engine::stimulus::FixedStepClock`]:
     /// 12000 steps and 12001 samples for 300 ms at 0.025 ms).
     pub fn steps_for(tstop_ms: f64, dt_ms: f64) -> usize {
         if !(dt_ms > 0.0 && tstop_ms.is_finite()) {
             return 0;
         }
-        let mut clock = crate::sim::stimulus::FixedStepClock::new(dt_ms, tstop_ms);
+        let mut clock = crate::engine::stimulus::FixedStepClock::new(dt_ms, tstop_ms);
         let mut steps = 0;
         while clock.running() {
             clock.advance();

@@ -18,6 +18,7 @@
 mod context;
 mod interp;
 mod registry;
+pub mod evaluate;
 pub mod score;
 mod settings;
 #[allow(non_snake_case)]

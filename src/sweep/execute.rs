@@ -12,7 +12,7 @@ use crate::diag::Diagnostic;
 use crate::engine::{Batch, CellModel, LaneSpec, LaneStimulus, LaneValues, RunConfig};
 use crate::output::run_report::Failure;
 use crate::package::{ECodeProtocolType, Stimulus};
-use crate::sim::evaluate::{EModelCurrents, ProtocolOutcome, Recorded, SearchedCurrents};
+use crate::features::evaluate::{EModelCurrents, ProtocolOutcome, Recorded, SearchedCurrents};
 use crate::sim::stimulus::{self, LaneCurrents};
 use crate::sweep::member::{Member, Tally};
 use crate::sweep::plan;

@@ -10,8 +10,8 @@ use crate::diag::Diagnostic;
 use crate::output::report::LaneTrace;
 use crate::output::run_report::Failure;
 use crate::output::traces::{RowDataset, TracesWriter};
-use crate::sim::evaluate::ValidationRule;
-use crate::sim::evaluate::{evaluate, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded};
+use crate::features::evaluate::ValidationRule;
+use crate::features::evaluate::{evaluate, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded};
 use crate::sweep::execute::LaneOutcome;
 use crate::sweep::member::Member;
 

@@ -1,14 +1,14 @@
 //! The electrode tables of a batch for `shaders/electrodes.wgsl`: per lane its electrode node and
 //! its clamps' amplitudes (scaled to row units), and per time the position of that time among
 //! each clamp's window and breakpoints, worked out on the host in f64 exactly as
-//! [`crate::sim::stimulus::Clamp::current_na`] does, so that the device only interpolates.
+//! [`crate::engine::stimulus::Clamp::current_na`] does, so that the device only interpolates.
 
 use std::sync::Arc;
 
 use kernels_cpu::cable::na_to_row_units;
 
 use crate::engine::{CellModel, LaneSpec};
-use crate::sim::stimulus::{Amplitude, Clamp, StimulusProgram};
+use crate::engine::stimulus::{Amplitude, Clamp, StimulusProgram};
 
 /// Lane-table word meaning "no electrode".
 pub const NO_ELECTRODE: u32 = u32::MAX;
@@ -57,7 +57,7 @@ impl ClampPosition {
 }
 
 /// The position of `t_ms` for `clamp` (NEURON's IClamp window, then `Vector.play`'s continuous
-/// interpolation among the breakpoints; see `crate::sim::stimulus`).
+/// interpolation among the breakpoints; see `crate::engine::stimulus`).
 pub fn position(clamp: &Clamp, t_ms: f64) -> ClampPosition {
     if !clamp.is_on(t_ms) {
         return ClampPosition::Off;

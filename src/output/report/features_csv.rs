@@ -5,7 +5,7 @@
 //! in Rust's shortest round-trip form; non-finite ones as `nan`, `inf`, `-inf`.
 
 use crate::features::score::Outcome;
-use crate::sim::evaluate::Evaluation;
+use crate::features::evaluate::Evaluation;
 
 /// The header row.
 pub const COLUMNS: [&str; 13] = [

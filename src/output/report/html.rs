@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use crate::features::score::ValidationFunction;
-use crate::sim::evaluate::Evaluation;
+use crate::features::evaluate::Evaluation;
 
 use super::svg::{escape, label, score_bars_svg, trace_svg, Bar, TracePlot};
 

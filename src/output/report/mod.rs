@@ -15,7 +15,7 @@ use super::run_report::{Failure, RunReport, RunStatus};
 use super::traces::{Samples, StoredTrace};
 use super::OutputError;
 use crate::package::EModel;
-use crate::sim::evaluate::{
+use crate::features::evaluate::{
     evaluate, EModelCurrents, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded,
     SearchedCurrents, ValidationRule,
 };
@@ -383,7 +383,7 @@ mod tests {
     use crate::features::score::{
         FeatureScore, Outcome, ProtocolScore, ScoreReport, ScoreRule, ValidationFunction,
     };
-    use crate::sim::evaluate::{FeatureNote, Validation};
+    use crate::features::evaluate::{FeatureNote, Validation};
 
     fn fs(protocol: &str, efel: &str, values: Option<Vec<f64>>, score: f64) -> FeatureScore {
         FeatureScore {

@@ -13,7 +13,7 @@
 use serde_json::{Map, Value};
 
 use crate::features::score::{Outcome, ScoreRule, ValidationFunction};
-use crate::sim::evaluate::Evaluation;
+use crate::features::evaluate::Evaluation;
 
 /// The `format` field emsweep adds to each entry.
 pub const FORMAT: &str = "emsweep-scores-1";

@@ -26,7 +26,7 @@ use crate::features::score::{
 };
 use crate::features::Trace;
 use crate::package::{Dialect, ECode, ECodeProtocolType, EModel, PackageType, Protocol, Stimulus};
-use crate::sim::stimulus::FixedStepClock;
+use crate::engine::stimulus::FixedStepClock;
 
 /// The currents the threshold/holding search found for an e-model [nA] (None: not searched).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
