@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use emsweep::output::report::features_csv;
-use emsweep::output::run_report::{read_run_json, RunReport, RunStatus};
-use emsweep::output::traces::read_traces;
 use emsweep::features::evaluate::{
     evaluate, feature_window, EvaluationLabel, ProtocolOutcome, Recorded, SearchedCurrents,
     ValidationRule,
 };
+use emsweep::output::report::features_csv;
+use emsweep::output::run_report::{read_run_json, RunReport, RunStatus};
+use emsweep::output::traces::read_traces;
 use serde_json::Value;
 
 use crate::common::{emsweep, real_packages_dir, repo_root, TempDir};

@@ -4,9 +4,9 @@
 //! where).
 
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::engine::stimulus::{Amplitude, StimulusProgram};
 use crate::ir::IonVar;
 use crate::layout::Node;
-use crate::engine::stimulus::{Amplitude, StimulusProgram};
 use std::sync::Arc;
 
 use super::model::{CellModel, LaneValues};

@@ -27,7 +27,6 @@
 //! clamp and, for played clamps, one binary search among the breakpoints, then one multiply-add
 //! per lane. Units: times [ms], currents [nA]; a positive current depolarises.
 
-
 /// How a clamp's amplitude is set.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Amplitude {

@@ -21,12 +21,12 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use crate::engine::stimulus::FixedStepClock;
 use crate::features::score::{
     ScoreReport, ScoreRule, ScoreTrace, Scorer, ValidationFunction, DEFAULT_VALIDATION_THRESHOLD,
 };
 use crate::features::Trace;
 use crate::package::{Dialect, ECode, ECodeProtocolType, EModel, PackageType, Protocol, Stimulus};
-use crate::engine::stimulus::FixedStepClock;
 
 /// The currents the threshold/holding search found for an e-model [nA] (None: not searched).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

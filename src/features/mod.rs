@@ -16,9 +16,9 @@
 //! eFEL 5.7.34 on the traces of `tests/reference/features`); the code is emsweep's own.
 
 mod context;
+pub mod evaluate;
 mod interp;
 mod registry;
-pub mod evaluate;
 pub mod score;
 mod settings;
 #[allow(non_snake_case)]

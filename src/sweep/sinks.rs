@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use crate::backend::Precision;
 use crate::diag::Diagnostic;
+use crate::features::evaluate::ValidationRule;
+use crate::features::evaluate::{evaluate, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded};
 use crate::output::report::LaneTrace;
 use crate::output::run_report::Failure;
 use crate::output::traces::{RowDataset, TracesWriter};
-use crate::features::evaluate::ValidationRule;
-use crate::features::evaluate::{evaluate, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded};
 use crate::sweep::execute::LaneOutcome;
 use crate::sweep::member::Member;
 

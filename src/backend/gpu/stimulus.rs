@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use kernels_cpu::cable::na_to_row_units;
 
-use crate::engine::{CellModel, LaneSpec};
 use crate::engine::stimulus::{Amplitude, Clamp, StimulusProgram};
+use crate::engine::{CellModel, LaneSpec};
 
 /// Lane-table word meaning "no electrode".
 pub const NO_ELECTRODE: u32 = u32::MAX;

@@ -4,8 +4,8 @@
 //! a quote, a line break or leading/trailing spaces, quotes doubled inside. Numbers are written
 //! in Rust's shortest round-trip form; non-finite ones as `nan`, `inf`, `-inf`.
 
-use crate::features::score::Outcome;
 use crate::features::evaluate::Evaluation;
+use crate::features::score::Outcome;
 
 /// The header row.
 pub const COLUMNS: [&str; 13] = [

@@ -8,8 +8,8 @@
 
 use std::fmt::Write;
 
-use crate::features::score::ValidationFunction;
 use crate::features::evaluate::Evaluation;
+use crate::features::score::ValidationFunction;
 
 use super::svg::{escape, label, score_bars_svg, trace_svg, Bar, TracePlot};
 

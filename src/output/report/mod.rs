@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use super::run_report::{Failure, RunReport, RunStatus};
 use super::traces::{Samples, StoredTrace};
 use super::OutputError;
-use crate::package::EModel;
 use crate::features::evaluate::{
     evaluate, EModelCurrents, Evaluation, EvaluationLabel, ProtocolOutcome, Recorded,
     SearchedCurrents, ValidationRule,
 };
+use crate::package::EModel;
 
 /// File names in the output folder.
 pub const SCORES_JSON: &str = "scores.json";
@@ -380,10 +380,10 @@ pub fn write_reports(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::evaluate::{FeatureNote, Validation};
     use crate::features::score::{
         FeatureScore, Outcome, ProtocolScore, ScoreReport, ScoreRule, ValidationFunction,
     };
-    use crate::features::evaluate::{FeatureNote, Validation};
 
     fn fs(protocol: &str, efel: &str, values: Option<Vec<f64>>, score: f64) -> FeatureScore {
         FeatureScore {

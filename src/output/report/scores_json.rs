@@ -12,8 +12,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::features::score::{Outcome, ScoreRule, ValidationFunction};
 use crate::features::evaluate::Evaluation;
+use crate::features::score::{Outcome, ScoreRule, ValidationFunction};
 
 /// The `format` field emsweep adds to each entry.
 pub const FORMAT: &str = "emsweep-scores-1";
