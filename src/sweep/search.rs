@@ -42,7 +42,9 @@
 //! the resting potentials together, each bisection round together, and all short pulses of all
 //! cells as lanes of one batch (EModelRunner stops at the first pulse that spikes; every pulse
 //! is an independent simulation, so running them all gives the same answer). BluePyEModel's
-//! searches put the amplitude into the e-code's sampled waveform, so they run cell by cell.
+//! searches put the amplitude into the e-code's waveform, so each lane of a round has its own
+//! stimulus program; every round (a holding midpoint, the Rin step, a threshold step of every
+//! cell still searching) is one batch all the same.
 
 use crate::backend::Backend;
 use crate::diag::Diagnostic;
@@ -82,6 +84,19 @@ pub trait SomaRunner {
         protocol: &Protocol,
         lanes: &[SearchRun],
     ) -> Result<Vec<Option<Vec<f64>>>, Diagnostic>;
+
+    /// Like [`SomaRunner::run_soma`], each lane under its own protocol (of one duration): one
+    /// batch where the runner can, else one run per lane.
+    fn run_soma_each(
+        &mut self,
+        runs: &[(Protocol, SearchRun)],
+    ) -> Result<Vec<Option<Vec<f64>>>, Diagnostic> {
+        let mut out = Vec::with_capacity(runs.len());
+        for (p, l) in runs {
+            out.extend(self.run_soma(p, std::slice::from_ref(l))?);
+        }
+        Ok(out)
+    }
 }
 
 /// [`SomaRunner`] on the engine: one batch per call, lanes sharing `model`.
@@ -97,6 +112,60 @@ pub struct EngineRunner<'a> {
     pub batches: usize,
 }
 
+impl EngineRunner<'_> {
+    /// Runs lanes `(parameter set, stimulus)` for `tstop_ms` and returns each one's soma
+    /// voltage (None: failed).
+    fn run_specs(
+        &mut self,
+        origin: &Origin,
+        tstop_ms: f64,
+        lanes: Vec<(usize, LaneStimulus)>,
+    ) -> Result<Vec<Option<Vec<f64>>>, Diagnostic> {
+        let config = RunConfig {
+            dt_ms: self.dt_ms,
+            steps: RunConfig::steps_for(tstop_ms, self.dt_ms),
+            record_every: 1,
+            probes: vec![Probe {
+                node: self.model.soma_node,
+                quantity: Quantity::V,
+            }],
+            spike_detector: None,
+        };
+        let n = lanes.len();
+        let mut specs = Vec::with_capacity(n);
+        for (cell, st) in lanes {
+            let values = self
+                .cells
+                .get(cell)
+                .ok_or_else(|| origin.error("search", format!("no parameter set {cell}")))?;
+            specs.push(LaneSpec {
+                values: values.clone(),
+                stimulus: Some(st),
+            });
+        }
+        let batch = Batch {
+            model: self.model,
+            lanes: specs,
+        };
+        let out = crate::engine::run(self.backend, &batch, &config).map_err(|d| {
+            d.iter()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| origin.error("search", "the search's simulation failed"))
+        })?;
+        self.batches += 1;
+        self.simulated_ms += config.steps as f64 * self.dt_ms * n as f64;
+        Ok(out
+            .lanes
+            .into_iter()
+            .map(|mut l| match l.failure {
+                Some(_) => None,
+                None => Some(l.traces.swap_remove(0)),
+            })
+            .collect())
+    }
+}
+
 impl SomaRunner for EngineRunner<'_> {
     fn dt_ms(&self) -> f64 {
         self.dt_ms
@@ -109,52 +178,44 @@ impl SomaRunner for EngineRunner<'_> {
     ) -> Result<Vec<Option<Vec<f64>>>, Diagnostic> {
         let currents: Vec<LaneCurrents> = lanes.iter().map(|l| l.currents).collect();
         let program = stimulus::build(protocol, &currents)?;
-        let config = RunConfig {
-            dt_ms: self.dt_ms,
-            steps: RunConfig::steps_for(program.tstop_ms, self.dt_ms),
-            record_every: 1,
-            probes: vec![Probe {
-                node: self.model.soma_node,
-                quantity: Quantity::V,
-            }],
-            spike_detector: None,
-        };
-        let mut specs = Vec::with_capacity(lanes.len());
-        for (st, l) in LaneStimulus::lanes_of(program, self.model.soma_node)
+        let tstop_ms = program.tstop_ms;
+        let specs = LaneStimulus::lanes_of(program, self.model.soma_node)
             .into_iter()
             .zip(lanes)
-        {
-            let values = self.cells.get(l.cell).ok_or_else(|| {
-                protocol
-                    .origin
-                    .error("search", format!("no parameter set {}", l.cell))
-            })?;
-            specs.push(LaneSpec {
-                values: values.clone(),
-                stimulus: Some(st),
-            });
+            .map(|(st, l)| (l.cell, st))
+            .collect();
+        self.run_specs(&protocol.origin, tstop_ms, specs)
+    }
+
+    /// One batch per duration: lanes of different protocols share it.
+    fn run_soma_each(
+        &mut self,
+        runs: &[(Protocol, SearchRun)],
+    ) -> Result<Vec<Option<Vec<f64>>>, Diagnostic> {
+        let mut groups: Vec<(f64, Vec<usize>, Vec<(usize, LaneStimulus)>)> = Vec::new();
+        for (k, (p, l)) in runs.iter().enumerate() {
+            let program = stimulus::build(p, &[l.currents])?;
+            let tstop_ms = program.tstop_ms;
+            let st = LaneStimulus::lanes_of(program, self.model.soma_node).remove(0);
+            match groups.iter_mut().find(|g| g.0 == tstop_ms) {
+                Some(g) => {
+                    g.1.push(k);
+                    g.2.push((l.cell, st));
+                }
+                None => groups.push((tstop_ms, vec![k], vec![(l.cell, st)])),
+            }
         }
-        let batch = Batch {
-            model: self.model,
-            lanes: specs,
-        };
-        let out = crate::engine::run(self.backend, &batch, &config).map_err(|d| {
-            d.iter().next().cloned().unwrap_or_else(|| {
-                protocol
-                    .origin
-                    .error("search", "the search's simulation failed")
-            })
-        })?;
-        self.batches += 1;
-        self.simulated_ms += config.steps as f64 * self.dt_ms * lanes.len() as f64;
-        Ok(out
-            .lanes
-            .into_iter()
-            .map(|mut l| match l.failure {
-                Some(_) => None,
-                None => Some(l.traces.swap_remove(0)),
-            })
-            .collect())
+        let mut out = vec![None; runs.len()];
+        for (tstop_ms, index, specs) in groups {
+            let origin = runs[index[0]].0.origin.clone();
+            for (k, v) in index
+                .into_iter()
+                .zip(self.run_specs(&origin, tstop_ms, specs)?)
+            {
+                out[k] = v;
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -1071,7 +1132,6 @@ fn bpem_search(
         }
     };
     let defaults = &plan.default_settings;
-    let spike_settings = Settings::default();
 
     // RMP: 500 ms without current, steady_state_voltage_stimend over the last 100 ms
     let rmp = bpem_step(
@@ -1107,7 +1167,7 @@ fn bpem_search(
             .collect()
     };
 
-    // Holding current
+    // Holding current: every cell's bisection in lockstep, one batch per round
     let no_spikes = plan.holding_feature.is_some();
     match &plan.holding_feature {
         None => {
@@ -1116,88 +1176,32 @@ fn bpem_search(
             }
         }
         Some(target) => {
-            let window = (BPEM_HOLD_DURATION_MS - 100.0, BPEM_HOLD_DURATION_MS);
-            let mut states: BTreeMap<usize, (f64, f64, u32)> = alive(&results)
-                .into_iter()
-                .map(|c| (c, (BPEM_HOLD_BOUNDS_NA.0, BPEM_HOLD_BOUNDS_NA.1, 0)))
-                .collect();
-            for r in &mut results {
-                r.variants[0].target_voltage_mv = Some(target.mean);
-            }
-            while !states.is_empty() {
-                let cs: Vec<usize> = states.keys().copied().collect();
-                // one protocol per current: the amplitude is the holding (delay 0)
-                for c in cs {
-                    let (lower, upper, depth) = states[&c];
-                    let mid = (upper + lower) * 0.5;
-                    let p = bpem_step(
-                        "SearchHoldingCurrent",
-                        0.0,
-                        mid,
-                        BPEM_HOLD_DURATION_MS,
-                        BPEM_HOLD_DURATION_MS,
-                        0.0,
-                    );
-                    let (t, traces) = run_lanes(runner, &p, &[plain(c)])?;
-                    let v = traces.into_iter().next().flatten();
-                    let spiking = v.as_ref().and_then(|v| {
-                        efel_value(
-                            "Spikecount",
-                            &t,
-                            v,
-                            (0.0, BPEM_HOLD_DURATION_MS),
-                            &spike_settings,
-                        )
-                    });
-                    // a spike at the holding makes the voltage unusable (`no_spikes`)
-                    let vb = if spiking == Some(0.0) {
-                        v.as_ref()
-                            .and_then(|v| package_feature(target, &t, v, window, Some(0.0)))
-                    } else {
-                        None
-                    };
-                    let r = &mut results[c].variants[0];
-                    r.holding_steps.push((mid, vb));
-                    if depth > BPEM_HOLD_DEPTH {
-                        r.holding_na = Some(lower);
-                        states.remove(&c);
-                        continue;
-                    }
-                    if let Some(vb) = vb {
-                        if (vb - target.mean).abs() < BPEM_HOLD_PRECISION_MV {
-                            r.holding_na = Some(mid);
-                            states.remove(&c);
-                            continue;
-                        }
-                    }
-                    let next = match vb {
-                        Some(vb) if vb <= target.mean => (mid, upper, depth + 1),
-                        _ => (lower, mid, depth + 1),
-                    };
-                    states.insert(c, next);
-                }
-            }
+            let cells = alive(&results);
+            bpem_holding(target, runner, &mut results, &cells)?;
         }
     }
 
-    // Rin at the holding current
+    // Rin at the holding current, all cells in one batch
     let live = alive(&results);
-    let mut rin_protocols = Vec::new();
-    for &c in &live {
-        let hold = results[c].variants[0].holding_na.unwrap_or(0.0);
-        rin_protocols.push(bpem_step(
-            "RinProtocol",
-            BPEM_RIN_DELAY_MS,
-            BPEM_RIN_AMP_NA,
-            BPEM_RIN_DURATION_MS,
-            BPEM_RIN_TOTAL_MS,
-            hold,
-        ));
-    }
-    for (&c, p) in live.iter().zip(&rin_protocols) {
-        let (t, traces) = run_lanes(runner, p, &[plain(c)])?;
+    let runs: Vec<(Protocol, SearchRun)> = live
+        .iter()
+        .map(|&c| {
+            let hold = results[c].variants[0].holding_na.unwrap_or(0.0);
+            let p = bpem_step(
+                "RinProtocol",
+                BPEM_RIN_DELAY_MS,
+                BPEM_RIN_AMP_NA,
+                BPEM_RIN_DURATION_MS,
+                BPEM_RIN_TOTAL_MS,
+                hold,
+            );
+            (p, plain(c))
+        })
+        .collect();
+    let (t, traces) = run_each(runner, &runs)?;
+    for (&c, v) in live.iter().zip(traces) {
         let r = &mut results[c].variants[0];
-        r.rin_mohm = traces.into_iter().next().flatten().and_then(|v| {
+        r.rin_mohm = v.and_then(|v| {
             bpem_value(
                 plan.rin_feature.as_ref(),
                 "ohmic_input_resistance_vb_ssse",
@@ -1213,73 +1217,254 @@ fn bpem_search(
         }
     }
 
-    // Threshold
+    let cells = alive(&results);
+    bpem_threshold(runner, &mut results, &cells, no_spikes)?;
+    Ok(results)
+}
+
+/// Runs each lane under its own protocol (one duration) and returns the sample times and each
+/// lane's soma voltage.
+fn run_each(
+    runner: &mut dyn SomaRunner,
+    runs: &[(Protocol, SearchRun)],
+) -> Result<(Vec<f64>, LaneTraces), Diagnostic> {
+    let Some((first, _)) = runs.first() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let out = runner.run_soma_each(runs)?;
+    Ok((sample_times(runner.dt_ms(), first.stimulus.tstop_ms()), out))
+}
+
+/// BluePyEModel's holding-current bisection on `target` for cells `cells`, in lockstep: each
+/// round simulates every cell still searching at its own midpoint, in one batch.
+fn bpem_holding(
+    target: &Feature,
+    runner: &mut dyn SomaRunner,
+    results: &mut [CellResult],
+    cells: &[usize],
+) -> Result<(), Diagnostic> {
+    let spike_settings = Settings::default();
+    let window = (BPEM_HOLD_DURATION_MS - 100.0, BPEM_HOLD_DURATION_MS);
+    let mut states: BTreeMap<usize, (f64, f64, u32)> = cells
+        .iter()
+        .map(|&c| (c, (BPEM_HOLD_BOUNDS_NA.0, BPEM_HOLD_BOUNDS_NA.1, 0)))
+        .collect();
+    for r in results.iter_mut() {
+        r.variants[0].target_voltage_mv = Some(target.mean);
+    }
+    while !states.is_empty() {
+        // one protocol per current: the amplitude is the holding (delay 0)
+        let round: Vec<(usize, f64)> = states
+            .iter()
+            .map(|(&c, &(lower, upper, _))| (c, (upper + lower) * 0.5))
+            .collect();
+        let runs: Vec<(Protocol, SearchRun)> = round
+            .iter()
+            .map(|&(c, mid)| {
+                let p = bpem_step(
+                    "SearchHoldingCurrent",
+                    0.0,
+                    mid,
+                    BPEM_HOLD_DURATION_MS,
+                    BPEM_HOLD_DURATION_MS,
+                    0.0,
+                );
+                (p, plain(c))
+            })
+            .collect();
+        let (t, traces) = run_each(runner, &runs)?;
+        for (&(c, mid), v) in round.iter().zip(traces) {
+            let (lower, upper, depth) = states[&c];
+            let spiking = v.as_ref().and_then(|v| {
+                efel_value(
+                    "Spikecount",
+                    &t,
+                    v,
+                    (0.0, BPEM_HOLD_DURATION_MS),
+                    &spike_settings,
+                )
+            });
+            // a spike at the holding makes the voltage unusable (`no_spikes`)
+            let vb = if spiking == Some(0.0) {
+                v.as_ref()
+                    .and_then(|v| package_feature(target, &t, v, window, Some(0.0)))
+            } else {
+                None
+            };
+            let r = &mut results[c].variants[0];
+            r.holding_steps.push((mid, vb));
+            if depth > BPEM_HOLD_DEPTH {
+                r.holding_na = Some(lower);
+                states.remove(&c);
+                continue;
+            }
+            if let Some(vb) = vb {
+                if (vb - target.mean).abs() < BPEM_HOLD_PRECISION_MV {
+                    r.holding_na = Some(mid);
+                    states.remove(&c);
+                    continue;
+                }
+            }
+            let next = match vb {
+                Some(vb) if vb <= target.mean => (mid, upper, depth + 1),
+                _ => (lower, mid, depth + 1),
+            };
+            states.insert(c, next);
+        }
+    }
+    Ok(())
+}
+
+/// Where one cell's BluePyEModel threshold search stands.
+#[derive(Clone, Copy, Debug)]
+enum ThresholdPhase {
+    /// The upper bound must spike.
+    Max,
+    /// The holding current: a spike there lowers the bracket (or fails the search).
+    Lower,
+    /// Bisection between the bounds.
+    Bisect { lower: f64, upper: f64, depth: u32 },
+}
+
+/// The bracket after the first two steps, or the threshold when it is already closed.
+fn bpem_bracket(lower: f64, upper: f64) -> Result<ThresholdPhase, f64> {
+    let upper = if lower > upper { lower } else { upper };
+    if (lower - upper).abs() >= THRESHOLD_PRECISION_NA {
+        Ok(ThresholdPhase::Bisect {
+            lower,
+            upper,
+            depth: 0,
+        })
+    } else {
+        Err(upper)
+    }
+}
+
+/// BluePyEModel's threshold search for cells `cells`, in lockstep: each round simulates every
+/// cell still searching at the current its own search is at, in one batch. Each cell takes
+/// exactly the steps it takes alone.
+fn bpem_threshold(
+    runner: &mut dyn SomaRunner,
+    results: &mut [CellResult],
+    cells: &[usize],
+    no_spikes: bool,
+) -> Result<(), Diagnostic> {
+    let spike_settings = Settings::default();
     let window = (
         BPEM_THRESHOLD_DELAY_MS,
         BPEM_THRESHOLD_DELAY_MS + BPEM_THRESHOLD_DURATION_MS,
     );
-    for c in alive(&results) {
+    let mut active: BTreeMap<usize, ThresholdPhase> = BTreeMap::new();
+    for &c in cells {
         let rmp = results[c].rmp_mv.unwrap_or(f64::NAN);
         let r = &mut results[c].variants[0];
-        let hold = r.holding_na.unwrap_or(0.0);
         let rin = r.rin_mohm.unwrap_or(f64::NAN);
-        let max = ((BPEM_MAX_THRESHOLD_VOLTAGE_MV - rmp) / rin).min(BPEM_MAX_THRESHOLD_NA);
-        r.max_threshold_na = Some(max);
-        let mut count = |amp: f64, r: &mut VariantResult| -> Result<f64, Diagnostic> {
-            let p = bpem_step(
-                "SearchThresholdCurrent",
-                BPEM_THRESHOLD_DELAY_MS,
-                amp,
-                BPEM_THRESHOLD_DURATION_MS,
-                BPEM_THRESHOLD_TOTAL_MS,
-                hold,
-            );
-            let (t, traces) = run_lanes(runner, &p, &[plain(c)])?;
+        r.max_threshold_na =
+            Some(((BPEM_MAX_THRESHOLD_VOLTAGE_MV - rmp) / rin).min(BPEM_MAX_THRESHOLD_NA));
+        active.insert(c, ThresholdPhase::Max);
+    }
+    while !active.is_empty() {
+        let round: Vec<(usize, f64)> = active
+            .iter()
+            .map(|(&c, phase)| {
+                let r = &results[c].variants[0];
+                let amp = match *phase {
+                    ThresholdPhase::Max => r.max_threshold_na.unwrap_or(f64::NAN),
+                    ThresholdPhase::Lower => r.holding_na.unwrap_or(0.0),
+                    ThresholdPhase::Bisect { lower, upper, .. } => (upper + lower) * 0.5,
+                };
+                (c, amp)
+            })
+            .collect();
+        let runs: Vec<(Protocol, SearchRun)> = round
+            .iter()
+            .map(|&(c, amp)| {
+                let hold = results[c].variants[0].holding_na.unwrap_or(0.0);
+                let p = bpem_step(
+                    "SearchThresholdCurrent",
+                    BPEM_THRESHOLD_DELAY_MS,
+                    amp,
+                    BPEM_THRESHOLD_DURATION_MS,
+                    BPEM_THRESHOLD_TOTAL_MS,
+                    hold,
+                );
+                (p, plain(c))
+            })
+            .collect();
+        let (t, traces) = run_each(runner, &runs)?;
+        for (&(c, amp), v) in round.iter().zip(traces) {
             // a failed lane counts as many spikes, as BluePyEModel's timeout does
-            let n = traces
-                .into_iter()
-                .next()
-                .flatten()
+            let n = v
                 .and_then(|v| efel_value("Spikecount", &t, &v, window, &spike_settings))
                 .unwrap_or(2.0);
+            let r = &mut results[c].variants[0];
             r.threshold_steps.push(ThresholdStep {
                 current_na: amp,
                 short: false,
                 spiked: n > 0.0,
             });
-            Ok(n)
-        };
-        if count(max, r)? == 0.0 {
-            fail(r, "no spike at the upper bound of the threshold search");
-            continue;
-        }
-        let mut lower = hold;
-        if count(lower, r)? > 0.0 {
-            if no_spikes {
-                fail(r, "spikes at the holding current");
-                continue;
+            let hold = r.holding_na.unwrap_or(0.0);
+            let max = r.max_threshold_na.unwrap_or(f64::NAN);
+            let next = match active[&c] {
+                ThresholdPhase::Max if n == 0.0 => {
+                    r.failure.get_or_insert_with(|| {
+                        "no spike at the upper bound of the threshold search".into()
+                    });
+                    None
+                }
+                ThresholdPhase::Max => Some(ThresholdPhase::Lower),
+                ThresholdPhase::Lower if n > 0.0 && no_spikes => {
+                    r.failure
+                        .get_or_insert_with(|| "spikes at the holding current".into());
+                    None
+                }
+                ThresholdPhase::Lower => {
+                    let lower = if n > 0.0 { hold - 0.5 } else { hold };
+                    match bpem_bracket(lower, max) {
+                        Ok(p) => Some(p),
+                        Err(th) => {
+                            r.threshold_na = Some(th);
+                            None
+                        }
+                    }
+                }
+                ThresholdPhase::Bisect {
+                    mut lower,
+                    mut upper,
+                    depth,
+                } => {
+                    let mid = amp;
+                    if n == 0.0 {
+                        lower = mid;
+                    } else {
+                        upper = mid;
+                    }
+                    let depth = depth + 1;
+                    if (lower - upper).abs() >= THRESHOLD_PRECISION_NA
+                        && depth <= BPEM_THRESHOLD_DEPTH
+                    {
+                        Some(ThresholdPhase::Bisect {
+                            lower,
+                            upper,
+                            depth,
+                        })
+                    } else {
+                        r.threshold_na = Some(upper);
+                        None
+                    }
+                }
+            };
+            match next {
+                Some(p) => {
+                    active.insert(c, p);
+                }
+                None => {
+                    active.remove(&c);
+                }
             }
-            lower -= 0.5;
         }
-        let mut upper = max;
-        if lower > upper {
-            upper = lower;
-        }
-        let mut depth = 0;
-        // bisection_search: the midpoint is simulated before the stop tests, but a stop
-        // discards it, so it is not run here
-        while (lower - upper).abs() >= THRESHOLD_PRECISION_NA && depth <= BPEM_THRESHOLD_DEPTH {
-            let mid = (upper + lower) * 0.5;
-            if count(mid, r)? == 0.0 {
-                lower = mid;
-            } else {
-                upper = mid;
-            }
-            depth += 1;
-        }
-        r.threshold_na = Some(upper);
     }
-    Ok(results)
+    Ok(())
 }
 
 #[cfg(test)]
