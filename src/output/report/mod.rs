@@ -694,6 +694,8 @@ mod tests {
         );
         let text = scores_json::to_string(&evs);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert!(v.get(format!("{key}[a]")).is_some() && v.get(format!("{key}[b]")).is_some());
+        // lanes of a population are keyed by their labels (the next run's --population)
+        assert!(v.get("a").is_some() && v.get("b").is_some(), "{text}");
+        assert_eq!(v["a"]["emodel"], serde_json::json!(em.name));
     }
 }
