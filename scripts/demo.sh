@@ -14,7 +14,7 @@ cargo build --release --locked
 bin="$here/target/release/emsweep"
 status=0
 echo "== emsweep run examples (out: $out)"
-"$bin" run --protocols package,step,ramp --out "$out" --dat-dir "$out/dat" examples || status=$?
+"$bin" run --force --protocols package,step,ramp --out "$out" --dat-dir "$out/dat" examples || status=$?
 echo "== emsweep check examples $cache/packages"
 "$bin" check examples "$cache/packages" "$@" || { c=$?; [ "$c" -gt "$status" ] && status=$c; }
 exit "$status"

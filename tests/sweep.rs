@@ -535,3 +535,102 @@ fn merged_shards_equal_one_unsharded_run() {
     );
     assert!(err.contains("every shard 1..=3 once is needed"), "{err}");
 }
+
+/// A sweep killed (SIGKILL) after its first chunk and run again with the same command resumes:
+/// it skips what was finished and leaves the same scores.json, features.csv, traces.h5 and
+/// .dat files, byte for byte, as an uninterrupted run. Another command on the same folder is
+/// refused; `--force` replaces it.
+#[test]
+fn a_killed_sweep_resumes_to_the_same_output() {
+    let t = TempDir::new("pop-resume");
+    let pkg = sscx_dir().display().to_string();
+    let args = |out: &Path| -> Vec<String> {
+        let o = out.display().to_string();
+        [
+            "run",
+            "--protocols",
+            "Step_150",
+            "--sample",
+            "6",
+            "--seed",
+            "11",
+            "--chunk-lanes",
+            "2",
+            "--record",
+            "soma",
+            "--record-every",
+            "5",
+            "--dat-dir",
+            &format!("{o}/dat"),
+            "--out",
+            &o,
+            &pkg,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let whole = t.0.join("whole");
+    let a = args(&whole);
+    run(&a.iter().map(String::as_str).collect::<Vec<_>>(), 0);
+
+    let killed = t.0.join("killed");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_emsweep"))
+        .args(args(&killed))
+        .current_dir(crate::common::repo_root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = killed.join("chunks/checkpoint.cbor");
+    let started = std::time::Instant::now();
+    while !checkpoint.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its first checkpoint"
+        );
+        assert!(
+            started.elapsed().as_secs() < 600,
+            "no checkpoint in 10 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(
+        status.code().is_none(),
+        "killed by a signal, not finished: {status:?}"
+    );
+    assert!(
+        !killed.join("scores.json").exists(),
+        "killed before the end"
+    );
+
+    let k = args(&killed);
+    let (out, _) = run(&k.iter().map(String::as_str).collect::<Vec<_>>(), 0);
+    assert!(out.contains("finished by an earlier run"), "{out}");
+    for f in ["scores.json", "features.csv", "traces.h5", "population.csv"] {
+        assert_eq!(
+            std::fs::read(killed.join(f)).unwrap(),
+            std::fs::read(whole.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        dat_files(&killed.join("dat")),
+        dat_files(&whole.join("dat"))
+    );
+    assert!(!dat_files(&whole.join("dat")).is_empty());
+
+    // another command on the folder: refused, then replaced with --force
+    let mut other = args(&killed);
+    other[6] = "12".into(); // --seed
+    let (_, err) = run(&other.iter().map(String::as_str).collect::<Vec<_>>(), 2);
+    assert!(err.contains("holds the output of another run"), "{err}");
+    other.insert(1, "--force".into());
+    run(&other.iter().map(String::as_str).collect::<Vec<_>>(), 0);
+    assert_ne!(
+        std::fs::read(killed.join("population.csv")).unwrap(),
+        std::fs::read(whole.join("population.csv")).unwrap()
+    );
+}

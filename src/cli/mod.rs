@@ -134,6 +134,14 @@ pub struct LaneArgs {
     /// `emsweep merge` joins the parts.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Lanes per chunk at most (default: as many as the host's memory holds, at most 4096). A
+    /// chunk is what a killed run loses and what its rerun skips once finished.
+    #[arg(long, value_name = "N")]
+    pub chunk_lanes: Option<usize>,
+    /// Replace the output folder's earlier run. Without it, the same command on the same
+    /// folder resumes (skipping finished chunks) and another run's folder is an error.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -320,6 +328,11 @@ fn sweep_options(
         return Err("--record-every must be at least 1".into());
     }
     opts.record_every = l.record_every;
+    if l.chunk_lanes == Some(0) {
+        return Err("--chunk-lanes must be at least 1".into());
+    }
+    opts.max_chunk_lanes = l.chunk_lanes;
+    opts.force = l.force;
     Ok(opts)
 }
 
@@ -396,7 +409,10 @@ fn run_sweep(
         Ok(Ok(true)) => exit::SOME_FAILED,
         Ok(Err(e)) => {
             eprintln!("error: {e}");
-            if e.starts_with("--emodel") || e.starts_with("a population is for one") {
+            if e.starts_with("--emodel")
+                || e.starts_with("a population is for one")
+                || e.contains("holds the output of another run")
+            {
                 exit::USAGE
             } else {
                 exit::SOME_FAILED

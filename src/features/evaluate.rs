@@ -29,7 +29,7 @@ use crate::features::Trace;
 use crate::package::{Dialect, ECode, ECodeProtocolType, EModel, PackageType, Protocol, Stimulus};
 
 /// The currents the threshold/holding search found for an e-model [nA] (None: not searched).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SearchedCurrents {
     /// `bpo_holding_current`.
     pub holding_na: Option<f64>,
@@ -92,7 +92,7 @@ pub enum ProtocolOutcome {
 }
 
 /// How the validation verdict is taken.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ValidationRule {
     pub function: ValidationFunction,
     /// The verdict is a pass when the statistic is below this.
@@ -109,7 +109,7 @@ impl Default for ValidationRule {
 }
 
 /// The verdict.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Validation {
     pub rule: ValidationRule,
     /// The max (or mean) weighted feature score; None without features.
@@ -118,7 +118,7 @@ pub struct Validation {
 }
 
 /// Why a feature scored 250 without being computed on a trace.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FeatureNote {
     /// The feature file names a protocol the package does not define.
     UnknownProtocol,
@@ -152,7 +152,7 @@ impl std::fmt::Display for FeatureNote {
 }
 
 /// Everything one e-model (one parameter set) scored.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evaluation {
     /// The e-model's key in the run (`run.json`'s label).
     pub key: String,
@@ -197,7 +197,7 @@ pub fn dialect_name(d: Dialect) -> String {
 }
 
 /// The stimulus window and step amplitude a tool's feature objects take from a protocol.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureWindow {
     pub stim_start_ms: f64,
     pub stim_end_ms: f64,

@@ -35,7 +35,7 @@ pub const MAX_SCORE: f64 = 250.0;
 pub const DEFAULT_VALIDATION_THRESHOLD: f64 = 5.0;
 
 /// Whose scoring rules apply (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ScoreRule {
     /// BluePyOpt's `eFELFeature` as EModelRunner (and BluePyOpt's example) builds it.
     EModelRunner,
@@ -64,7 +64,7 @@ pub struct ScoreTrace<'a> {
 }
 
 /// How a feature's score came about.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// |value − mean| / std over the values.
     Scored,
@@ -78,11 +78,14 @@ pub enum Outcome {
     Capped { uncapped: f64 },
     /// The feature cannot be computed at all (unknown feature, unusable setting or trace):
     /// scored [`MAX_SCORE`] and reported under this stable kind.
-    Error { kind: &'static str, message: String },
+    Error {
+        kind: std::borrow::Cow<'static, str>,
+        message: String,
+    },
 }
 
 /// One feature's score.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FeatureScore {
     /// `<protocol>.<recording>.<feature>`: the key of BluePyEModel's `fitness` scores.
     pub name: String,
@@ -101,7 +104,7 @@ pub struct FeatureScore {
 }
 
 /// The sum of one protocol's weighted feature scores.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProtocolScore {
     pub protocol: String,
     pub score: f64,
@@ -109,7 +112,7 @@ pub struct ProtocolScore {
 }
 
 /// BluePyEModel's validation function.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ValidationFunction {
     /// `validate_max_score` (the default).
     MaxScore,
@@ -118,7 +121,7 @@ pub enum ValidationFunction {
 }
 
 /// Every score of one e-model, in the order of its features.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ScoreReport {
     pub rule: ScoreRule,
     pub features: Vec<FeatureScore>,
@@ -260,7 +263,7 @@ impl<'f> Scorer<'f> {
                 None,
                 MAX_SCORE,
                 Outcome::Error {
-                    kind: e.kind(),
+                    kind: e.kind().into(),
                     message: e.to_string(),
                 },
             )

@@ -5,7 +5,6 @@
 //! digits with its sign), one space between the columns, `\n` after every row.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::OutputError;
@@ -58,14 +57,7 @@ pub fn write_dat(
             message: format!("{} times but {} values", times_ms.len(), values.len()),
         });
     }
-    let io = |source| OutputError::Io {
-        path: path.clone(),
-        source,
-    };
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io)?);
-    f.write_all(dat_text(times_ms, values).as_bytes())
-        .map_err(io)?;
-    f.flush().map_err(io)?;
+    super::atomic::write(&path, dat_text(times_ms, values).as_bytes())?;
     Ok(path)
 }
 

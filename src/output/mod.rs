@@ -2,8 +2,10 @@
 //! EModelRunner-style two-column text files ([`dat`]) and the run report `run.json`
 //! ([`run_report`]), and the feature-score reports `scores.json`, `features.csv` and
 //! `report.html` ([`report`]). Writers see traces and reports, never backends; everything is written in
-//! the order the caller gives, and read back in name order.
+//! the order the caller gives, and read back in name order; every file is written atomically
+//! ([`atomic`]).
 
+pub mod atomic;
 pub mod dat;
 pub mod report;
 pub mod run_report;

@@ -302,10 +302,7 @@ pub fn to_json(report: &RunReport) -> String {
 
 /// Writes `report` to `path`.
 pub fn write_run_json(path: &Path, report: &RunReport) -> Result<(), OutputError> {
-    std::fs::write(path, to_json(report)).map_err(|source| OutputError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    super::atomic::write(path, to_json(report).as_bytes())
 }
 
 /// Reads a report back.

@@ -37,7 +37,7 @@ pub struct LaneOutcome {
 }
 
 /// Totals over the chunks run so far.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExecStats {
     /// Engine runs (searches and protocols).
     pub batches: usize,

@@ -70,7 +70,7 @@ impl Member<'_> {
 }
 
 /// What a protocol did over a member's lanes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Tally {
     pub run: ProtocolRun,
     /// Lanes that ran it or tried to.

@@ -50,11 +50,9 @@ fn read_json(path: &Path) -> Result<Value, String> {
     serde_json::from_str(&text).map_err(|e| io(path, e))
 }
 
-/// Writes `text` to `path` through a temporary file renamed over it.
+/// Writes `text` to `path` atomically.
 fn write_atomic(path: &Path, text: &str) -> Result<(), String> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+    crate::output::atomic::write(path, text.as_bytes()).map_err(|e| e.to_string())
 }
 
 /// One shard's output folder, read.
@@ -168,7 +166,8 @@ fn merge_traces(shards: &[ShardOut], out: &Path) -> Result<(), String> {
     if by_key.is_empty() {
         return Ok(());
     }
-    let mut w = TracesWriter::create(out).map_err(|e| e.to_string())?;
+    let tmp = crate::output::atomic::temporary_path(out);
+    let mut w = TracesWriter::create(&tmp).map_err(|e| e.to_string())?;
     for ((emodel, _, _), parts) in by_key {
         let first = &parts[0].1;
         let (lanes, samples) = (first.lanes, first.samples);
@@ -214,7 +213,8 @@ fn merge_traces(shards: &[ShardOut], out: &Path) -> Result<(), String> {
         };
         w.write(&block).map_err(|e| e.to_string())?;
     }
-    w.finish().map_err(|e| e.to_string())
+    w.finish().map_err(|e| e.to_string())?;
+    crate::output::atomic::commit(out).map_err(|e| e.to_string())
 }
 
 /// Joins the outputs of `dirs` (shards of one sweep, any order) into `out`.

@@ -23,28 +23,30 @@
 //! no holding current, and the threshold of `SearchThresholdCurrent` with the pipeline's
 //! defaults.
 
+pub mod chunks;
+pub mod collect;
 pub mod execute;
+pub mod manifest;
 pub mod member;
 pub mod merge;
 pub mod plan;
 pub mod population;
+pub mod progress;
 pub mod report;
 pub mod search;
 pub mod select;
 pub mod sinks;
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::backend::Backend;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::output::run_report::{EModelRun, Failure, RunReport, RunStatus};
-use crate::output::traces::TracesWriter;
 use crate::package::{EModel, Protocol};
 
-use execute::{ChunkLane, Executor};
+use execute::Executor;
 use member::{Member, Tally};
 use population::ParameterSet;
 pub use population::Sampler;
@@ -91,6 +93,8 @@ pub struct SweepOptions {
     pub max_chunk_lanes: Option<usize>,
     /// Run only shard K of N (`(K, N)`, K from 1): see [`merge`].
     pub shard: Option<(usize, usize)>,
+    /// Replace an output folder of another run (else it is an error; the same run resumes).
+    pub force: bool,
 }
 
 impl SweepOptions {
@@ -108,6 +112,7 @@ impl SweepOptions {
             record_every: 1,
             max_chunk_lanes: None,
             shard: None,
+            force: false,
         }
     }
 }
@@ -128,6 +133,9 @@ pub struct SweepSummary {
     /// Simulated time summed over lanes [ms].
     pub simulated_ms: f64,
     pub compartment_steps: f64,
+    /// Lanes and compartment-steps an earlier invocation of the run finished (resumed).
+    pub resumed_lanes: usize,
+    pub resumed_compartment_steps: f64,
     pub wall_s: f64,
     /// Any failure at all (exit code 1).
     pub failed: bool,
@@ -136,8 +144,16 @@ pub struct SweepSummary {
 impl SweepSummary {
     pub fn render(&self) -> String {
         let wall = self.wall_s.max(1e-9);
+        let resumed = if self.resumed_lanes > 0 {
+            format!(
+                "; {} lanes finished by an earlier run, not in the rates",
+                self.resumed_lanes
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "{} e-models, {} lanes ({} failed), protocols: {} run, {} skipped, {} failed; {:.0} ms simulated in {:.2} s wall time ({} batches, {:.1} lanes/s, {:.3e} compartment-steps/s)\n",
+            "{} e-models, {} lanes ({} failed), protocols: {} run, {} skipped, {} failed; {:.0} ms simulated in {:.2} s wall time ({} batches, {:.1} lanes/s, {:.3e} compartment-steps/s{resumed})\n",
             self.emodels,
             self.lanes,
             self.lanes_failed,
@@ -147,8 +163,8 @@ impl SweepSummary {
             self.simulated_ms,
             self.wall_s,
             self.batches,
-            self.lanes as f64 / wall,
-            self.compartment_steps / wall,
+            self.lanes.saturating_sub(self.resumed_lanes) as f64 / wall,
+            (self.compartment_steps - self.resumed_compartment_steps) / wall,
         )
     }
 }
@@ -265,87 +281,6 @@ fn emodel_key(taken: &mut BTreeSet<String>, em: &EModel) -> String {
     key
 }
 
-/// Samples one lane of `members[group...]` records at most, over its protocols (an estimate for
-/// chunk sizes: each protocol's steps times its recordings).
-fn samples_per_lane(members: &[Member], group: &[usize]) -> usize {
-    group
-        .iter()
-        .map(|&m| {
-            let mm = &members[m];
-            mm.protocols
-                .iter()
-                .map(|p| {
-                    let steps = (p.protocol.stimulus.tstop_ms() / mm.em.dt_ms)
-                        .ceil()
-                        .max(0.0);
-                    (steps as usize + 1) * p.probes.len()
-                })
-                .sum::<usize>()
-        })
-        .max()
-        .unwrap_or(0)
-}
-
-/// Progress on stderr: a bar on a terminal, plain lines otherwise, nothing when not asked.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    lines: bool,
-    total: usize,
-    done: usize,
-    started: Instant,
-}
-
-impl Progress {
-    fn new(show: bool, total: usize) -> Progress {
-        let terminal = std::io::stderr().is_terminal();
-        let bar = (show && terminal).then(|| {
-            let b = indicatif::ProgressBar::new(total as u64);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {pos}/{len} lanes, {per_sec}, {eta} left {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            b
-        });
-        Progress {
-            bar,
-            lines: show && !terminal,
-            total,
-            done: 0,
-            started: Instant::now(),
-        }
-    }
-
-    fn advance(&mut self, lanes: usize, stats: &execute::ExecStats) {
-        self.done += lanes;
-        let s = self.started.elapsed().as_secs_f64().max(1e-9);
-        let msg = format!(
-            "{} batches, {:.3e} compartment-steps/s",
-            stats.batches,
-            stats.compartment_steps / s
-        );
-        if let Some(b) = &self.bar {
-            b.set_message(msg);
-            b.inc(lanes as u64);
-        } else if self.lines {
-            eprintln!(
-                "{}/{} lanes in {s:.1} s ({:.1} lanes/s), {msg}",
-                self.done,
-                self.total,
-                self.done as f64 / s
-            );
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
 /// What the built e-models of a run are.
 struct Built<'e> {
     members: Vec<Member<'e>>,
@@ -410,8 +345,8 @@ fn build_all<'e>(
 }
 
 /// Runs the sweep and writes its files; returns the report (as written to `run.json`) and the
-/// summary. An `Err` is a usage problem (an ambiguous `--emodel`) or a problem with the output
-/// folder itself (nothing could be recorded).
+/// summary. An `Err` is a usage problem (an ambiguous `--emodel`), an output folder of another
+/// run, or a problem with the output folder itself (nothing could be recorded).
 pub fn sweep(
     paths: &[PathBuf],
     opts: &SweepOptions,
@@ -429,18 +364,6 @@ pub fn sweep(
         }
         None => None,
     };
-    std::fs::create_dir_all(&opts.out_dir)
-        .map_err(|e| format!("{}: {e}", opts.out_dir.display()))?;
-    if let Some(d) = &opts.dat_dir {
-        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
-    }
-    if let Some((_, Some(sets))) = &target {
-        let path = opts.out_dir.join(POPULATION_CSV);
-        std::fs::write(&path, population::to_csv(sets))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    let traces_path = opts.out_dir.join("traces.h5");
-    let traces = TracesWriter::create(&traces_path).map_err(|e| e.to_string())?;
     report
         .timings_s
         .insert("read".into(), t_read.elapsed().as_secs_f64());
@@ -452,29 +375,37 @@ pub fn sweep(
         .flat_map(|t| t.protocols.iter().cloned())
         .collect();
     let t_build = Instant::now();
+    let sets = target.as_ref().and_then(|(_, s)| s.clone());
     let mut built = build_all(&emodels, opts, &template_protocols, target, &mut failures);
     built.matched.extend(chosen.iter().map(|t| t.name.clone()));
     report
         .timings_s
         .insert("build".into(), t_build.elapsed().as_secs_f64());
 
-    let mut exec = Executor {
-        backend,
-        stats: execute::ExecStats::default(),
-        failures: Vec::new(),
-    };
-    let mut sinks = sinks::Sinks {
-        traces: (opts.record != Record::None).then_some(traces),
-        traces_path: traces_path.clone(),
-        precision: backend.precision(),
-        record: opts.record,
-        record_every: opts.record_every.max(1),
-        dat_dir: opts.dat_dir.clone().filter(|_| opts.record != Record::None),
-        report_traces: Vec::new(),
-        evaluations: Vec::new(),
-        failures: Vec::new(),
-    };
+    let groups = structure_groups(&built.members);
     let taken = lanes_taken(&built.members, opts.shard);
+    let (key, files) = manifest::run_key(&key_inputs(paths, opts, backend, &emodels))?;
+    let max = opts.max_chunk_lanes.unwrap_or(MAX_CHUNK_LANES);
+    let sizes = chunks::chunk_sizes(&built.members, &groups, max);
+    let fresh = manifest::Manifest::new(key, opts.command.clone(), files, sizes);
+    let (store, checkpoint) = manifest::Store::open(&opts.out_dir, fresh, opts.force)?;
+    let sizes = store.manifest.chunk_lanes.clone();
+    if sizes.len() != groups.len() {
+        return Err(format!(
+            "{}: its manifest.json cuts {} structure groups, this run has {}: rerun with --force",
+            opts.out_dir.display(),
+            sizes.len(),
+            groups.len()
+        ));
+    }
+    if let Some(d) = &opts.dat_dir {
+        std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    if let Some(sets) = &sets {
+        let path = opts.out_dir.join(POPULATION_CSV);
+        crate::output::atomic::write(&path, population::to_csv(sets).as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
     if let Some((index, count)) = opts.shard {
         report.shard = Some(crate::output::run_report::Shard {
             index,
@@ -491,25 +422,132 @@ pub fn sweep(
                 .collect(),
         });
     }
-    run_groups(
-        &built.members,
-        opts,
-        &taken,
-        &mut built.tallies,
-        &mut exec,
-        &mut sinks,
-        &mut built.runs,
-    );
-    finish(
+    let chunk_list = chunks::cut(&groups, &taken, &sizes);
+    let Built {
+        members,
+        mut runs,
+        tallies,
+        matched,
+    } = built;
+    let mut state = chunks::ChunkState {
+        exec: Executor {
+            backend,
+            stats: execute::ExecStats::default(),
+            failures: Vec::new(),
+        },
+        sinks: sinks::Sinks {
+            traces: None,
+            traces_path: PathBuf::new(),
+            precision: backend.precision(),
+            record: opts.record,
+            record_every: opts.record_every.max(1),
+            dat_dir: opts.dat_dir.clone().filter(|_| opts.record != Record::None),
+            rows: Default::default(),
+            report_traces: Vec::new(),
+            evaluations: Vec::new(),
+            failures: Vec::new(),
+        },
+        tallies,
+        collected: collect::Collected::default(),
+        runs: &mut runs,
+        store,
+    };
+    let start = match checkpoint {
+        Some(c) => state.restore(c)?,
+        None => 0,
+    };
+    let resumed_lanes: usize = chunk_list[..start.min(chunk_list.len())]
+        .iter()
+        .map(|(_, c)| c.lanes.len())
+        .sum();
+    let resumed_steps = state.exec.stats.compartment_steps;
+    let total: usize = taken.iter().map(|r| r.len()).sum();
+    let mut progress = progress::Progress::new(opts.progress, total);
+    state.run(&members, &chunk_list, start, &mut progress);
+    progress.finish();
+    let chunks::ChunkState {
+        exec,
+        sinks,
+        tallies,
+        collected,
+        mut store,
+        ..
+    } = state;
+    let traces = opts.out_dir.join("traces.h5");
+    let kept = store.manifest.complete && traces.exists();
+    if !kept {
+        match collect::assemble_traces(&store, &members, &collected.ranges, &traces) {
+            Ok(true) => {}
+            // `--record none`: no traces.h5 at all rather than an empty one
+            Ok(false) => {
+                let _ = std::fs::remove_file(&traces);
+            }
+            Err(e) => failures.push(Failure::from_diagnostic(
+                &Diagnostic::error("output", &traces, None, e),
+                None,
+                None,
+                None,
+            )),
+        }
+    }
+    let built = Built {
+        members,
+        runs,
+        tallies,
+        matched,
+    };
+    let out = finish(
         &mut report,
         opts,
         &emodels,
         built,
         exec,
         sinks,
+        collected,
         failures,
         started,
-    )
+    )?;
+    store.complete(chunk_list.len())?;
+    let (report, mut summary) = out;
+    summary.resumed_lanes = resumed_lanes;
+    summary.resumed_compartment_steps = resumed_steps;
+    Ok((report, summary))
+}
+
+/// What the run's key is made of: the packages' files and the population file, every setting
+/// that changes what the run writes, and the backend.
+fn key_inputs(
+    paths: &[PathBuf],
+    opts: &SweepOptions,
+    backend: &dyn Backend,
+    emodels: &[EModel],
+) -> manifest::KeyInputs {
+    let mut dirs: Vec<PathBuf> = emodels.iter().map(|e| e.package_dir.clone()).collect();
+    dirs.dedup();
+    let files = match &opts.population {
+        Some(PopulationSource::File(p)) => vec![p.clone()],
+        _ => Vec::new(),
+    };
+    let mut exclude = vec![opts.out_dir.clone()];
+    exclude.extend(opts.dat_dir.clone());
+    let settings = format!(
+        "paths={:?}\nbackend={}\nprotocols={:?}\npopulation={:?}\nemodel={:?}\nrecord={}\nrecord_every={}\nshard={:?}\ndat_dir={:?}\n",
+        paths,
+        backend.name(),
+        opts.protocols,
+        opts.population,
+        opts.emodel,
+        opts.record.name(),
+        opts.record_every.max(1),
+        opts.shard,
+        opts.dat_dir,
+    );
+    manifest::KeyInputs {
+        dirs,
+        files,
+        exclude,
+        settings,
+    }
 }
 
 /// The run's settings as `run.json` records them.
@@ -567,61 +605,6 @@ fn lanes_taken(members: &[Member], shard: Option<(usize, usize)>) -> Vec<std::op
         .collect()
 }
 
-/// Runs the lanes `taken` of every structure group, chunk by chunk, into the sinks.
-fn run_groups(
-    members: &[Member],
-    opts: &SweepOptions,
-    taken: &[std::ops::Range<usize>],
-    tallies: &mut [Vec<Tally>],
-    exec: &mut Executor,
-    sinks: &mut sinks::Sinks,
-    runs: &mut [(EModelRun, Option<usize>)],
-) {
-    let total: usize = taken.iter().map(|r| r.len()).sum();
-    let mut progress = Progress::new(opts.progress, total);
-    let budget = plan::memory_budget_bytes();
-    for group in structure_groups(members) {
-        let model = &members[group[0]].model;
-        let lanes: Vec<ChunkLane> = group
-            .iter()
-            .flat_map(|&m| {
-                taken[m]
-                    .clone()
-                    .map(move |set| ChunkLane { member: m, set })
-            })
-            .collect();
-        let per_lane = plan::lane_bytes(model, samples_per_lane(members, &group));
-        let chunk = plan::chunk_lanes(
-            per_lane,
-            budget,
-            opts.max_chunk_lanes.unwrap_or(MAX_CHUNK_LANES),
-        );
-        for c in lanes.chunks(chunk) {
-            let outcomes = exec.run_chunk(members, model, c, tallies);
-            for o in outcomes {
-                let m = &members[o.lane.member];
-                if let (Some(cell), Ok(plan)) = (&o.search, &m.plan) {
-                    let note = report::plan_note(plan, m.em);
-                    let lane = (!m.own).then(|| m.sets[o.lane.set].label.clone());
-                    let r = report::search_report(plan, &note, cell, lane);
-                    if let Some((run, _)) =
-                        runs.iter_mut().find(|(_, idx)| *idx == Some(o.lane.member))
-                    {
-                        if m.own {
-                            run.search = Some(r);
-                        } else {
-                            run.lane_searches.push(r);
-                        }
-                    }
-                }
-                sinks.take(o.lane.member, m, o);
-            }
-            progress.advance(c.len(), &exec.stats);
-        }
-    }
-    progress.finish();
-}
-
 /// Closes the run: protocol reports, failures, search totals, traces.h5, the score reports and
 /// `run.json`.
 #[allow(clippy::too_many_arguments)]
@@ -632,6 +615,7 @@ fn finish(
     built: Built,
     exec: Executor,
     mut sinks: sinks::Sinks,
+    collected: collect::Collected,
     mut failures: Vec<Failure>,
     started: Instant,
 ) -> Result<(RunReport, SweepSummary), String> {
@@ -706,30 +690,19 @@ fn finish(
     report
         .timings_s
         .insert("simulate".into(), exec.stats.simulate_s);
-    if let Some(w) = sinks.traces.take() {
-        if let Err(e) = w.finish() {
-            failures.push(Failure::from_diagnostic(
-                &Diagnostic::error("output", &sinks.traces_path, None, e.to_string()),
-                None,
-                None,
-                None,
-            ));
-        }
-    } else {
-        // `--record none`: no traces.h5 at all rather than an empty one
-        let _ = std::fs::remove_file(&sinks.traces_path);
-    }
     let t = Instant::now();
-    sinks.evaluations.sort_by_key(|(m, set, _)| (*m, *set));
-    let evaluations: Vec<_> = sinks.evaluations.drain(..).map(|(_, _, e)| e).collect();
+    let collect::Collected {
+        mut evaluations,
+        report_traces,
+        ..
+    } = collected;
+    evaluations.sort_by_key(|(m, set, _)| (*m, *set));
+    let evaluations: Vec<_> = evaluations.into_iter().map(|(_, _, e)| e).collect();
     summary.lanes = evaluations.len();
     report.failures = failures;
-    if let Err(e) = crate::output::report::write_reports(
-        &opts.out_dir,
-        report,
-        &evaluations,
-        &sinks.report_traces,
-    ) {
+    if let Err(e) =
+        crate::output::report::write_reports(&opts.out_dir, report, &evaluations, &report_traces)
+    {
         report.failures.push(Failure::from_diagnostic(
             &Diagnostic::error("report", &opts.out_dir, None, e.to_string()),
             None,

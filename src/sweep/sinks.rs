@@ -1,8 +1,10 @@
 //! Where a chunk's results go, in memory, as the chunk finishes: each lane is scored against its
-//! e-model's features (on every step it simulated), its recordings are written to `traces.h5`
-//! (the ones `--record` keeps, every `--record-every` sample) and `.dat` files, and a few lanes
-//! per e-model are kept for `report.html`. Nothing is read back from a file.
+//! e-model's features (on every step it simulated), its recordings are written to the chunk's
+//! traces file (the ones `--record` keeps, every `--record-every` sample; [`super::collect`]
+//! joins the chunks' files into `traces.h5`) and `.dat` files, and a few lanes per e-model are
+//! kept for `report.html`. The evaluations and kept traces go into the chunk's record.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::backend::Precision;
@@ -50,15 +52,18 @@ pub const REPORT_LANES: usize = 4;
 
 /// The sinks of a sweep.
 pub struct Sinks {
+    /// The current chunk's traces file (none with `--record none`).
     pub traces: Option<TracesWriter>,
     pub traces_path: PathBuf,
     pub precision: Precision,
     pub record: Record,
     pub record_every: usize,
     pub dat_dir: Option<PathBuf>,
-    /// Traces `report.html` draws.
+    /// The current chunk's members: their first set and every set's label in the chunk.
+    pub rows: BTreeMap<usize, (usize, Vec<String>)>,
+    /// Traces `report.html` draws, of the current chunk.
     pub report_traces: Vec<LaneTrace>,
-    /// (member, lane, evaluation), in the order lanes finished.
+    /// (member, lane, evaluation) of the current chunk, in the order lanes finished.
     pub evaluations: Vec<(usize, usize, Evaluation)>,
     pub failures: Vec<Failure>,
 }
@@ -78,6 +83,48 @@ impl Sinks {
         ));
     }
 
+    /// Starts a chunk whose member lanes are `ranges` ((member, first set, end set)); its
+    /// traces go to `path` (written under its temporary name until [`Sinks::end_chunk`]).
+    pub fn begin_chunk(
+        &mut self,
+        members: &[Member],
+        ranges: &[(usize, usize, usize)],
+        path: PathBuf,
+    ) -> Result<(), String> {
+        self.rows = ranges
+            .iter()
+            .map(|&(m, first, end)| {
+                let labels = members[m].sets[first..end]
+                    .iter()
+                    .map(|s| s.label.clone())
+                    .collect();
+                (m, (first, labels))
+            })
+            .collect();
+        self.traces_path = path;
+        self.traces = None;
+        if self.record != Record::None {
+            let tmp = crate::output::atomic::temporary_path(&self.traces_path);
+            self.traces = Some(TracesWriter::create(&tmp).map_err(|e| e.to_string())?);
+        }
+        Ok(())
+    }
+
+    /// Ends the chunk: its traces file closed and put in place; its evaluations and the traces
+    /// `report.html` draws handed over.
+    pub fn end_chunk(
+        &mut self,
+    ) -> Result<(Vec<(usize, usize, Evaluation)>, Vec<LaneTrace>), String> {
+        if let Some(w) = self.traces.take() {
+            w.finish().map_err(|e| e.to_string())?;
+            crate::output::atomic::commit(&self.traces_path).map_err(|e| e.to_string())?;
+        }
+        Ok((
+            std::mem::take(&mut self.evaluations),
+            std::mem::take(&mut self.report_traces),
+        ))
+    }
+
     /// The recordings of protocol `q` of `m` that `--record` keeps.
     fn kept(&self, m: &Member, q: usize) -> usize {
         match self.record {
@@ -91,7 +138,7 @@ impl Sinks {
     pub fn take(&mut self, member: usize, m: &Member, lane: LaneOutcome) {
         let set = lane.lane.set;
         let label = m.sets[set].label.clone();
-        let lane_labels: Vec<String> = m.sets.iter().map(|s| s.label.clone()).collect();
+        let (first, lane_labels) = self.rows.get(&member).cloned().unwrap_or_default();
         for (q, sel) in m.protocols.iter().enumerate() {
             let Some(ProtocolOutcome::Ran(recs)) = lane.outcomes.get(&sel.protocol.name) else {
                 continue;
@@ -135,7 +182,7 @@ impl Sinks {
                         lane_labels: &lane_labels,
                         f32: self.precision == Precision::F32,
                     };
-                    if let Err(e) = w.write_row(&d, set, &kept) {
+                    if let Err(e) = w.write_row(&d, set - first, &kept) {
                         let d = Diagnostic::error("output", &self.traces_path, None, e.to_string());
                         self.fail(d, &m.key, &sel.protocol.name);
                     }

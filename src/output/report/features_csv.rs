@@ -46,14 +46,14 @@ pub fn format_number(x: f64) -> String {
     }
 }
 
-fn outcome(o: &Outcome) -> &'static str {
+fn outcome(o: &Outcome) -> &str {
     match o {
         Outcome::Scored => "scored",
         Outcome::MissingTrace => "missing-trace",
         Outcome::NoValue => "no-value",
         Outcome::NotANumber => "nan",
         Outcome::Capped { .. } => "capped",
-        Outcome::Error { kind, .. } => kind,
+        Outcome::Error { kind, .. } => kind.as_ref(),
     }
 }
 

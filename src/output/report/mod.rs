@@ -34,7 +34,7 @@ fn samples_f64(t: &StoredTrace) -> Vec<f64> {
 }
 
 /// A trace of the run, one lane, ready to plot.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LaneTrace {
     pub emodel: String,
     pub protocol: String,
@@ -248,10 +248,7 @@ pub fn write_reports(
 ) -> Result<Vec<PathBuf>, OutputError> {
     let write = |name: &str, text: String| -> Result<PathBuf, OutputError> {
         let path = out_dir.join(name);
-        std::fs::write(&path, text).map_err(|source| OutputError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        super::atomic::write(&path, text.as_bytes())?;
         Ok(path)
     };
     let mut paths = vec![

@@ -51,14 +51,14 @@ fn nanmean(values: &[f64]) -> Option<f64> {
     Some(crate::features::score::numpy_sum(&finite) / finite.len() as f64)
 }
 
-fn outcome_name(o: &Outcome) -> &'static str {
+fn outcome_name(o: &Outcome) -> &str {
     match o {
         Outcome::Scored => "scored",
         Outcome::MissingTrace => "missing-trace",
         Outcome::NoValue => "no-value",
         Outcome::NotANumber => "nan",
         Outcome::Capped { .. } => "capped",
-        Outcome::Error { kind, .. } => kind,
+        Outcome::Error { kind, .. } => kind.as_ref(),
     }
 }
 
