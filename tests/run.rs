@@ -77,7 +77,10 @@ fn run_on_examples_writes_traces_dat_and_report() {
         examples.as_os_str(),
     ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
-    assert!(stdout.contains("e-models, protocols:"), "{stdout}");
+    assert!(
+        stdout.contains("2 e-models, 2 lanes (0 failed), protocols:"),
+        "{stdout}"
+    );
 
     let report = read_run_json(&out.join("run.json")).unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);

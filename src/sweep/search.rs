@@ -192,7 +192,9 @@ impl SomaRunner for EngineRunner<'_> {
         &mut self,
         runs: &[(Protocol, SearchRun)],
     ) -> Result<Vec<Option<Vec<f64>>>, Diagnostic> {
-        let mut groups: Vec<(f64, Vec<usize>, Vec<(usize, LaneStimulus)>)> = Vec::new();
+        // (tstop, indices into `runs`, the lanes' stimuli)
+        type Group = (f64, Vec<usize>, Vec<(usize, LaneStimulus)>);
+        let mut groups: Vec<Group> = Vec::new();
         for (k, (p, l)) in runs.iter().enumerate() {
             let program = stimulus::build(p, &[l.currents])?;
             let tstop_ms = program.tstop_ms;

@@ -50,6 +50,9 @@ impl Record {
 /// Lanes per e-model whose traces `report.html` draws (a population's first ones).
 pub const REPORT_LANES: usize = 4;
 
+/// One lane's evaluation: its member, its parameter set and what was scored.
+pub type MemberEvaluation = (usize, usize, Evaluation);
+
 /// The sinks of a sweep.
 pub struct Sinks {
     /// The current chunk's traces file (none with `--record none`).
@@ -64,7 +67,7 @@ pub struct Sinks {
     /// Traces `report.html` draws, of the current chunk.
     pub report_traces: Vec<LaneTrace>,
     /// (member, lane, evaluation) of the current chunk, in the order lanes finished.
-    pub evaluations: Vec<(usize, usize, Evaluation)>,
+    pub evaluations: Vec<MemberEvaluation>,
     pub failures: Vec<Failure>,
 }
 
@@ -114,7 +117,7 @@ impl Sinks {
     /// `report.html` draws handed over.
     pub fn end_chunk(
         &mut self,
-    ) -> Result<(Vec<(usize, usize, Evaluation)>, Vec<LaneTrace>), String> {
+    ) -> Result<(Vec<MemberEvaluation>, Vec<LaneTrace>), String> {
         if let Some(w) = self.traces.take() {
             w.finish().map_err(|e| e.to_string())?;
             crate::output::atomic::commit(&self.traces_path).map_err(|e| e.to_string())?;
