@@ -17,9 +17,10 @@ use std::time::Instant;
 
 use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::gpu::{AdapterPolicy, GpuBackend};
+use emsweep::backend::run;
 use emsweep::backend::{Backend, Precision};
 use emsweep::engine::{
-    run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
+    Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
 };
 use emsweep::package::EModel;
 use emsweep::sim::stimulus::{self, LaneCurrents};
@@ -120,8 +121,7 @@ fn main() {
     println!("GPU adapter: {}", gpu.adapter());
     // the roofline's inputs, counted from the schedule and the kernels the backend runs
     let schedule = emsweep::engine::Schedule::fixed_step(&model);
-    let traffic = emsweep::backend::gpu::traffic::step_traffic(&model, &schedule, 2, 1)
-        .unwrap_or_else(|e| fail(e));
+    let traffic = emsweep::backend::gpu::traffic::step_traffic(&model, &schedule, 2, 1);
     println!("per lane and step (f32):");
     println!("| phase | bytes | flops | dispatches |");
     println!("|---|---:|---:|---:|");

@@ -13,9 +13,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use emsweep::backend::cpu::CpuBackend;
+use emsweep::backend::run;
 use emsweep::backend::Precision;
 use emsweep::engine::{
-    run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
+    Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
 };
 use emsweep::ir::FieldRole;
 use emsweep::package::EModel;

@@ -9,9 +9,10 @@ use std::sync::OnceLock;
 
 use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::gpu::{AdapterPolicy, GpuBackend, VULKAN_PACKAGES};
+use emsweep::backend::run;
 use emsweep::backend::{Backend, Precision};
 use emsweep::engine::{
-    run, Batch, CellModel, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig, RunOutput,
+    Batch, CellModel, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig, RunOutput,
 };
 use emsweep::sim::stimulus::{self, LaneCurrents};
 

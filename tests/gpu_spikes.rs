@@ -9,10 +9,11 @@
 use emsweep::backend::cpu::CpuBackend;
 use emsweep::backend::gpu::backend::SPIKES_WGSL;
 use emsweep::backend::gpu::{Binding, OnceBuffer};
+use emsweep::backend::run;
 use emsweep::backend::{Backend, Precision};
 use emsweep::engine::{
-    run, Batch, CellModel, LaneResult, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig,
-    RunOutput, SpikeDetector,
+    Batch, CellModel, LaneResult, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig, RunOutput,
+    SpikeDetector,
 };
 use emsweep::features::{spike_times_ms, COMPARISON_THRESHOLD_MV};
 use emsweep::sim::stimulus::{self, LaneCurrents};

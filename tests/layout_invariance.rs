@@ -8,8 +8,9 @@
 //! with a step from 5 ms, long enough for every lane to fire.
 
 use emsweep::backend::cpu::CpuBackend;
+use emsweep::backend::run;
 use emsweep::backend::{Backend, Precision};
-use emsweep::engine::{run, Batch, CellModel, LaneSpec, Probe, Quantity, RunConfig, RunOutput};
+use emsweep::engine::{Batch, CellModel, LaneSpec, Probe, Quantity, RunConfig, RunOutput};
 use emsweep::ir::FieldRole;
 use emsweep::package::EModel;
 

@@ -1,5 +1,6 @@
 //! emsweep's integration tests: one binary, one module per area, shared fixture helpers in `common`.
 
+mod architecture;
 mod broken_inputs;
 mod cli;
 mod common;

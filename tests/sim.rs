@@ -5,9 +5,10 @@
 use std::sync::OnceLock;
 
 use emsweep::backend::cpu::CpuBackend;
+use emsweep::backend::run;
 use emsweep::backend::Precision;
 use emsweep::engine::{
-    run, Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
+    Batch, CellModel, LaneSpec, LaneStimulus, MechanismLibrary, Probe, Quantity, RunConfig,
     RunOutput,
 };
 use emsweep::package::EModel;

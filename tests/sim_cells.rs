@@ -4,8 +4,9 @@
 //! (tests/reference/traces: generator, data, provenance, criteria).
 
 use emsweep::backend::cpu::CpuBackend;
+use emsweep::backend::run;
 use emsweep::backend::Precision;
-use emsweep::engine::{run, Batch, CellModel, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig};
+use emsweep::engine::{Batch, CellModel, LaneSpec, LaneStimulus, Probe, Quantity, RunConfig};
 use emsweep::package::{EModel, Stimulus};
 use emsweep::sim::stimulus::{Amplitude, Clamp, StimulusProgram};
 use serde_json::Value;

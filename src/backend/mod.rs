@@ -11,6 +11,21 @@ pub mod gpu;
 use crate::diag::Diagnostics;
 use crate::engine::{Batch, RunConfig, RunOutput, Schedule};
 
+/// Runs `batch` on `backend` after checking it (`crate::engine::run::check`): NEURON's
+/// `finitialize` then `config.steps` fixed steps.
+pub fn run(
+    backend: &dyn Backend,
+    batch: &Batch,
+    config: &RunConfig,
+) -> Result<RunOutput, Diagnostics> {
+    let d = crate::engine::run::check(batch, config);
+    if d.has_errors() {
+        return Err(d);
+    }
+    let schedule = Schedule::fixed_step(batch.model);
+    backend.run(batch, &schedule, config)
+}
+
 /// The floating-point precision of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Precision {
@@ -35,7 +50,12 @@ pub trait Backend: Sync {
     /// The floating-point precision it simulates in.
     fn precision(&self) -> Precision;
 
-    /// Runs `batch` (already checked by [`crate::engine::run`]) through `schedule`: the init
+    /// What it runs on, for `run.json`'s `versions` (a GPU's adapter and driver), by name.
+    fn versions(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Runs `batch` (already checked by [`run`]) through `schedule`: the init
     /// phases once, then the step phases `config.steps` times.
     fn run(
         &self,

@@ -2,11 +2,13 @@
 //! the package's axon replacement, NEURON's discretisation, mechanisms inserted and every parameter
 //! resolved on every segment, plus the package-type rules the packages' own runners apply.
 
+pub mod axon;
+
 use std::collections::BTreeMap;
 
 use crate::diag::Diagnostics;
 use crate::discretize::{discretize, Discretization, SegmentId};
-use crate::morph::{load_morphology, Morphology, SectionId, SectionList};
+use crate::morph::{Morphology, SectionId, SectionList};
 use crate::package::{resolve_parameters, Dialect, EModel, PackageType, ResolvedParameters};
 
 /// NEURON's default axial resistivity when a package does not set `Ra` [Ω·cm].
@@ -78,7 +80,7 @@ impl Cell {
 /// prevents building it.
 pub fn build(em: &EModel) -> (Option<Cell>, Diagnostics) {
     let mut diags = Diagnostics::new();
-    let morphology = match load_morphology(&em.morphology, em.axon) {
+    let morphology = match axon::load(&em.morphology, em.axon) {
         Ok(m) => m,
         Err(d) => {
             diags.extend(d);

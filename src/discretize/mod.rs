@@ -18,8 +18,7 @@
 //! Ra is a per-section parameter the package sets later, so [`discretize`] takes it as input
 //! (one value per section, Ω·cm); areas, diameters and distances do not depend on it.
 
-pub mod frusta;
-
+use crate::morph::frusta;
 use crate::morph::{Attachment, Morphology, Shape};
 use crate::morph::{SectionId, SectionKind, SectionList};
 
@@ -373,7 +372,7 @@ pub fn discretize_uniform(morph: &Morphology, ra_ohm_cm: f64) -> Discretization 
 mod tests {
     use super::*;
     use crate::diag::Diagnostics;
-    use crate::morph::{load_morphology, AxonReplacement, Pt3d, Section};
+    use crate::morph::{Pt3d, Section};
     use std::f64::consts::PI;
     use std::path::PathBuf;
 
@@ -594,87 +593,6 @@ mod tests {
             }
             let order = m.topological_order();
             proptest::prop_assert_eq!(order.len(), m.sections.len());
-        }
-    }
-
-    /// The unpacked real packages (`EMSWEEP_CACHE`, else `<repo>/.cache`); panics with what to
-    /// do when they are missing (tests never skip).
-    fn real_packages() -> PathBuf {
-        let cache = std::env::var_os("EMSWEEP_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".cache"));
-        let dir = cache.join("packages");
-        assert!(
-            dir.join(".complete").exists(),
-            "the real e-model packages are missing from {}: run the bootstrap first (bash scripts/bootstrap.sh)",
-            dir.display()
-        );
-        dir
-    }
-
-    #[test]
-    fn sscx_sample_cell_has_neurons_counts() {
-        let path = real_packages().join(
-            "emodelrunner/sscx_sample_dir/morphology/dend-C231296A-P4B2_axon-C200897C-P2_-_Scale_x1.000_y0.975_z1.000.asc",
-        );
-        let m = load_morphology(&path, AxonReplacement::SscxMyelin).unwrap();
-        let d = discretize_uniform(&m, 100.0);
-        assert_eq!(d.sections.len(), 66);
-        assert_eq!(d.segments.len(), 196);
-        let count = |list: SectionList| {
-            let secs: Vec<SectionId> = d.sections_in(list).collect();
-            let segs: u32 = secs.iter().map(|s| d.sections[s.index()].nseg).sum();
-            (secs.len(), segs)
-        };
-        assert_eq!(count(SectionList::Somatic), (1, 1));
-        assert_eq!(count(SectionList::Axonal), (2, 10));
-        assert_eq!(count(SectionList::Basal), (33, 87));
-        assert_eq!(count(SectionList::Apical), (29, 93));
-        assert_eq!(count(SectionList::Myelinated), (1, 5));
-        // The soma NEURON builds from the contour (PACKAGES.md): L, diam, area.
-        let soma = &d.segments[0];
-        assert!((d.sections[0].length_um - 22.7225).abs() < 1e-4);
-        assert!((soma.diam_um - 9.2732).abs() < 1e-4);
-        assert!((soma.area_um2 - 758.90).abs() < 1e-2);
-    }
-
-    /// Section and segment counts per list that NEURON 9.0.2 gives the other sample cells
-    /// (read from NEURON through EModelRunner / BluePyEModel).
-    #[test]
-    fn other_sample_cells_have_neurons_counts() {
-        let pk = real_packages();
-        // (file, replacement, [(list, sections, segments)])
-        type Counts = [(SectionList, usize, u32); 3];
-        let cases: [(&str, AxonReplacement, Counts); 4] = [
-            (
-                "emodelrunner/thalamus_sample_dir/morphology/dend-jy180118_C_idD_axon-AA0318_-_Scale_x1.000_y1.050_z1.000.asc",
-                AxonReplacement::Thalamus,
-                [(SectionList::All, 138, 512), (SectionList::Axonal, 2, 10), (SectionList::Basal, 135, 501)],
-            ),
-            (
-                "emodelrunner/synplas_sample_dir/morphology/dend-C120398A-P3_axon-sm100429a1-5_INT_idG_-_Scale_x1.000_y0.975_z1.000.asc",
-                AxonReplacement::SscxMyelin,
-                [(SectionList::All, 58, 180), (SectionList::Basal, 54, 164), (SectionList::Myelinated, 1, 5)],
-            ),
-            (
-                "emodelrunner/synplas_sample_dir/morphology/dend-sm100429a1-5_INT_idG_axon-sm100429a1-5_INT_idE_-_Scale_x1.000_y0.950_z1.000_-_Clone_0.asc",
-                AxonReplacement::SscxMyelin,
-                [(SectionList::All, 55, 177), (SectionList::Basal, 51, 161), (SectionList::Axonal, 2, 10)],
-            ),
-            (
-                "bluepyemodel/simplecell/morphologies/simple.swc",
-                AxonReplacement::None,
-                [(SectionList::All, 1, 1), (SectionList::Somatic, 1, 1), (SectionList::Axonal, 0, 0)],
-            ),
-        ];
-        for (file, how, lists) in cases {
-            let m = load_morphology(&pk.join(file), how).unwrap();
-            let d = discretize_uniform(&m, 100.0);
-            for (list, nsec, nseg) in lists {
-                let secs: Vec<SectionId> = d.sections_in(list).collect();
-                let segs: u32 = secs.iter().map(|s| d.sections[s.index()].nseg).sum();
-                assert_eq!((secs.len(), segs), (nsec, nseg), "{file} {list}");
-            }
         }
     }
 }

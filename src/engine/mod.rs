@@ -6,7 +6,9 @@
 //!   instances, ion styles, NEURON's order within a phase) and the per-lane numbers
 //!   ([`LaneValues`]);
 //! - [`schedule`]: `finitialize` and one step as lists of phases ([`Schedule`]);
-//! - [`run`]: batches, probes, run configuration and results, and the driver [`run::run`].
+//! - [`run`]: batches, probes, run configuration and results, and the checks a batch passes
+//!   before a backend runs it ([`run::check`]; `crate::backend::run` is the driver);
+//! - [`spikes`]: threshold crossings placed between samples, as the spike detector reports them.
 //!
 //! Electrode currents are not described here: a lane points into a
 //! [`crate::engine::stimulus::StimulusProgram`] ([`LaneStimulus`]), the one description of what
@@ -20,12 +22,13 @@ pub mod library;
 pub mod model;
 pub mod run;
 pub mod schedule;
+pub mod spikes;
 pub mod stimulus;
 
 pub use library::MechanismLibrary;
 pub use model::{CellModel, LaneValues};
 pub use run::{
-    run, Batch, LaneFailure, LaneResult, LaneSpec, LaneSpikes, LaneStimulus, Probe, Quantity,
-    RunConfig, RunOutput, SpikeDetector,
+    Batch, LaneFailure, LaneResult, LaneSpec, LaneSpikes, LaneStimulus, Probe, Quantity, RunConfig,
+    RunOutput, SpikeDetector,
 };
 pub use schedule::{Phase, Schedule};

@@ -10,7 +10,6 @@ use crate::layout::Node;
 use std::sync::Arc;
 
 use super::model::{CellModel, LaneValues};
-use super::schedule::Schedule;
 
 /// One lane: its numbers and its electrodes.
 #[derive(Clone, Debug, PartialEq)]
@@ -83,7 +82,7 @@ pub struct RunConfig {
 
 /// Spike detection during a run: every step, an upward crossing of `threshold_mv` by the
 /// membrane potential at `node` is a spike, its time interpolated linearly between the two steps
-/// exactly as [`crate::features::spike_times_ms`] interpolates an every-step trace whose sample
+/// exactly as [`super::spikes::spike_times_ms`] interpolates an every-step trace whose sample
 /// `k` is at `k · dt` (so the spikes equal those found afterwards on a full trace, bit for bit).
 /// A lane keeps its first `capacity` spikes; later ones are counted ([`LaneSpikes::dropped`]).
 /// Detection stops when the lane fails.
@@ -124,7 +123,7 @@ impl LaneSpikes {
     /// The spikes of a lane from a detector's records: per kept crossing, the step `s` at which
     /// the voltage reached the threshold, the voltage at step `s − 1` and at step `s` [mV];
     /// `count` is the number of crossings detected (kept or not). Each time is
-    /// [`crate::features::spike_times_ms`] over the two samples at `(s − 1) · dt` and `s · dt`.
+    /// [`super::spikes::spike_times_ms`] over the two samples at `(s − 1) · dt` and `s · dt`.
     pub fn from_records(
         detector: &SpikeDetector,
         dt_ms: f64,
@@ -134,7 +133,7 @@ impl LaneSpikes {
         let mut times_ms = Vec::new();
         for (step, v0, v1) in records {
             let t = [f64::from(step.max(1) - 1) * dt_ms, f64::from(step) * dt_ms];
-            times_ms.extend(crate::features::spike_times_ms(
+            times_ms.extend(super::spikes::spike_times_ms(
                 &t,
                 &[v0, v1],
                 detector.threshold_mv,
@@ -317,18 +316,4 @@ pub fn check(batch: &Batch, config: &RunConfig) -> Diagnostics {
         }
     }
     d
-}
-
-/// Runs `batch` on `backend`: NEURON's `finitialize` then `config.steps` fixed steps.
-pub fn run(
-    backend: &dyn crate::backend::Backend,
-    batch: &Batch,
-    config: &RunConfig,
-) -> Result<RunOutput, Diagnostics> {
-    let d = check(batch, config);
-    if d.has_errors() {
-        return Err(d);
-    }
-    let schedule = Schedule::fixed_step(batch.model);
-    backend.run(batch, &schedule, config)
 }

@@ -9,8 +9,9 @@
 //! `subthreshold`), documented with its definition; intermediate results several features share
 //! are computed once per trace in a [`FeatureContext`].
 //!
-//! [`spike_times_ms`] is a different thing: the spike times used to compare two simulations
-//! (upward threshold crossings interpolated between samples, spec/NUMERICS.md), not an eFEL feature.
+//! [`spike_times_ms`] (re-exported from `crate::engine::spikes`, where the spike detector uses it)
+//! is a different thing: the spike times used to compare two simulations (upward threshold
+//! crossings interpolated between samples, spec/NUMERICS.md), not an eFEL feature.
 //!
 //! The definitions follow eFEL's documentation and its observable behaviour (checked against
 //! eFEL 5.7.34 on the traces of `tests/reference/features`); the code is emsweep's own.
@@ -25,14 +26,13 @@ mod settings;
 pub mod spike_event;
 #[allow(non_snake_case)]
 pub mod spike_shape;
-mod spikes;
 #[allow(non_snake_case)]
 pub mod subthreshold;
 
+pub use crate::engine::spikes::{spike_times_ms, COMPARISON_THRESHOLD_MV};
 pub use context::FeatureContext;
 pub use registry::feature_names;
 pub use settings::{BaseMode, SettingValue, Settings, Trace};
-pub use spikes::{spike_times_ms, COMPARISON_THRESHOLD_MV};
 
 /// Why a feature could not be computed at all (as opposed to having no value on this trace).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -15,10 +15,11 @@
 //! (fields, ion variables, simulator values) and the kernel ends by storing its [`Write`]s, each
 //! target at most once. Branches of the source are `Select`s of pure expressions.
 //!
-//! The emitters (WGSL, CPU) read only this module. [`validate`] checks the invariants and returns
-//! the side table of what each kernel reads and writes; [`dump`] prints a stable text form for
-//! snapshot tests.
+//! The emitters (WGSL, CPU) read only this module; [`abi`] is the column layout they share.
+//! [`validate`] checks the invariants and returns the side table of what each kernel reads and
+//! writes; [`dump`] prints a stable text form for snapshot tests.
 
+pub mod abi;
 pub mod deriv;
 pub mod dump;
 pub mod eval;

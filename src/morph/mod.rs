@@ -1,5 +1,6 @@
 //! Morphology: read Neurolucida ASC and SWC files into sections of 3-D points following NEURON's
-//! Import3d rules, apply the packages' axon replacements, and name the section lists.
+//! Import3d rules, name the section lists, and give the point geometry of a section's segments
+//! ([`frusta`]). The packages' axon replacements are part of building the cell (`crate::cell`).
 //!
 //! Contract used by `discretize` and `package` (keep these names; add fields freely).
 //!
@@ -8,11 +9,10 @@
 //!   of the file (branches of raw points, their types and parents);
 //! - [`import3d`] turns that into the sections NEURON instantiates (soma contour to a centroid
 //!   line, root branches attached at soma(0.5), names, 3-D points exactly as NEURON stores them);
-//! - [`load_morphology`] then applies BluePyOpt's 40 µm rule and the package's axon replacement
-//!   ([`axon`]).
+//! - [`load_morphology`] then applies BluePyOpt's 40 µm rule.
 
 pub mod asc;
-pub mod axon;
+pub mod frusta;
 pub mod import3d;
 pub mod swc;
 
@@ -291,9 +291,9 @@ pub fn nseg_for_length_with(length_um: f64, frequency_um: f64) -> u32 {
 }
 
 /// Reads a morphology file (`.asc` Neurolucida or `.swc`, by extension, case-insensitively) into
-/// the cell NEURON 9 builds from it through BluePyOpt (Import3d, then the 40 µm rule), then
-/// applies `axon` as the package's tool does.
-pub fn load_morphology(path: &Path, axon: AxonReplacement) -> Result<Morphology, Diagnostics> {
+/// the cell NEURON 9 builds from it through BluePyOpt (Import3d, then the 40 µm rule), before
+/// any axon replacement.
+pub fn load_morphology(path: &Path) -> Result<Morphology, Diagnostics> {
     let mut diags = Diagnostics::new();
     let text = match std::fs::read(path) {
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
@@ -326,7 +326,6 @@ pub fn load_morphology(path: &Path, axon: AxonReplacement) -> Result<Morphology,
     for s in &mut morph.sections {
         s.nseg = nseg_for_length(s.length_um());
     }
-    axon::replace(&mut morph, axon)?;
     Ok(morph)
 }
 
@@ -344,20 +343,19 @@ mod tests {
 
     #[test]
     fn load_reports_unreadable_and_unknown_files() {
-        let err =
-            load_morphology(Path::new("/nonexistent/cell.asc"), AxonReplacement::None).unwrap_err();
+        let err = load_morphology(Path::new("/nonexistent/cell.asc")).unwrap_err();
         assert_eq!(err.iter().next().unwrap().kind, "morph-read");
         let dir = std::env::temp_dir().join(format!("emsweep-morph-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let h5 = dir.join("cell.h5");
         std::fs::write(&h5, "x").unwrap();
-        let err = load_morphology(&h5, AxonReplacement::None).unwrap_err();
+        let err = load_morphology(&h5).unwrap_err();
         let d = err.iter().next().unwrap();
         assert_eq!((d.kind, d.file.as_path()), ("morph-format", h5.as_path()));
         // The extension is matched case-insensitively; errors name the file.
         let swc = dir.join("cell.SWC");
         std::fs::write(&swc, "1 1 0 0 0 5 -1\n2 3 0 0 oops 1 1\n").unwrap();
-        let err = load_morphology(&swc, AxonReplacement::None).unwrap_err();
+        let err = load_morphology(&swc).unwrap_err();
         let d = err.iter().next().unwrap();
         assert_eq!(d.kind, "swc-bad-line");
         assert_eq!(d.render(None), format!("error[swc-bad-line]: {}:2:1: field 5 `oops` is not a number\n    = an SWC point line is `id type x y z radius parent`", swc.display()));
@@ -367,7 +365,7 @@ mod tests {
             "1 1 -5 0 0 5 -1\n2 1 0 0 0 5 1\n3 1 5 0 0 5 2\n4 3 5 0 0 1 3\n5 3 95 0 0 1 4\n",
         )
         .unwrap();
-        let m = load_morphology(&swc, AxonReplacement::None).unwrap();
+        let m = load_morphology(&swc).unwrap();
         let summary: Vec<(String, u32, f64)> = m
             .sections
             .iter()

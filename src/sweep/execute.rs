@@ -397,7 +397,7 @@ impl Executor<'_> {
             lanes: specs,
         };
         let t = Instant::now();
-        let result = crate::engine::run(self.backend, &batch, &config);
+        let result = crate::backend::run(self.backend, &batch, &config);
         drop(batch);
         let wall_s = t.elapsed().as_secs_f64();
         self.stats.simulate_s += wall_s;

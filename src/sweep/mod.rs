@@ -354,6 +354,7 @@ pub fn sweep(
 ) -> Result<(RunReport, SweepSummary), String> {
     let started = Instant::now();
     let mut report = RunReport::new(opts.command.clone(), &backend.name());
+    report.versions.extend(backend.versions());
     let mut failures = Vec::new();
     let t_read = Instant::now();
     let emodels = read_all(paths, &mut failures);

@@ -147,7 +147,7 @@ impl EngineRunner<'_> {
             model: self.model,
             lanes: specs,
         };
-        let out = crate::engine::run(self.backend, &batch, &config).map_err(|d| {
+        let out = crate::backend::run(self.backend, &batch, &config).map_err(|d| {
             d.iter()
                 .next()
                 .cloned()

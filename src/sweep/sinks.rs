@@ -115,9 +115,7 @@ impl Sinks {
 
     /// Ends the chunk: its traces file closed and put in place; its evaluations and the traces
     /// `report.html` draws handed over.
-    pub fn end_chunk(
-        &mut self,
-    ) -> Result<(Vec<MemberEvaluation>, Vec<LaneTrace>), String> {
+    pub fn end_chunk(&mut self) -> Result<(Vec<MemberEvaluation>, Vec<LaneTrace>), String> {
         if let Some(w) = self.traces.take() {
             w.finish().map_err(|e| e.to_string())?;
             crate::output::atomic::commit(&self.traces_path).map_err(|e| e.to_string())?;

@@ -35,15 +35,15 @@ use kernels_cpu::cable::{Cable, NodeCoefficients, Tree};
 use kernels_cpu::mechanism::{Op as ProgramOp, Output as ProgramOutput};
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::emit::cpu::Column as CpuColumn;
-use crate::emit::wgsl::{self, Column};
+use crate::emit::wgsl;
 use crate::engine::model::ktf_mv;
 use crate::engine::run::FAILURE_BOUND_MV;
 use crate::engine::{
     Batch, CellModel, LaneFailure, LaneResult, LaneSpec, LaneSpikes, Phase, Quantity, RunConfig,
     RunOutput, Schedule,
 };
-use crate::ir::{Expr, Hook, IonVar, Load, SimVar};
+use crate::ir::abi::Column;
+use crate::ir::{Expr, Hook, IonVar, SimVar};
 use crate::layout::Node;
 
 use super::cable::{CableBuffers, HinesKernel};
@@ -89,17 +89,6 @@ fn ion_var_code(var: IonVar) -> u32 {
         IonVar::Inside => 1,
         IonVar::Outside => 2,
         IonVar::Current => 3,
-    }
-}
-
-fn same_column(a: Column, b: CpuColumn) -> bool {
-    match (a, b) {
-        (Column::Field(x), CpuColumn::Field(y)) => x == y,
-        (Column::Ion(i, v), CpuColumn::Ion(j, w)) => i == j && v == w,
-        (Column::Sim(x), CpuColumn::Sim(y)) => x == y,
-        (Column::Current, CpuColumn::Current) => true,
-        (Column::Conductance, CpuColumn::Conductance) => true,
-        _ => false,
     }
 }
 
@@ -190,6 +179,17 @@ impl Backend for GpuBackend {
 
     fn precision(&self) -> Precision {
         self.precision
+    }
+
+    fn versions(&self) -> Vec<(String, String)> {
+        let a = self.adapter();
+        vec![
+            (
+                "gpu adapter".into(),
+                format!("{} ({}, {})", a.name, a.kind, a.backend),
+            ),
+            ("gpu driver".into(), a.driver.clone()),
+        ]
     }
 
     fn run(
@@ -337,25 +337,13 @@ pub(crate) struct KernelPlan {
     pub(crate) writes_concentration_of: Vec<usize>,
 }
 
-/// The gather and scatter plans of every kernel of every mechanism of `model` (`[m][hook]`),
-/// after checking that the WGSL and CPU column layouts agree. The gather plan holds what the CPU
+/// The gather and scatter plans of every kernel of every mechanism of `model` (`[m][hook]`), over
+/// the columns of `crate::ir::abi` that both emitters use. The gather plan holds what the CPU
 /// program reads, the accumulations it makes, and what the generated kernel loads.
-pub(crate) fn kernel_plans(model: &CellModel) -> Result<Vec<[KernelPlan; 3]>, String> {
+pub(crate) fn kernel_plans(model: &CellModel) -> Vec<[KernelPlan; 3]> {
     let mut plans = Vec::new();
     for pm in &model.mechanisms {
-        let w = wgsl::emit(&pm.ir);
-        let cols = &w.columns;
-        if cols.len() != pm.cpu.columns.len()
-            || cols
-                .iter()
-                .zip(&pm.cpu.columns)
-                .any(|(a, b)| !same_column(*a, *b))
-        {
-            return Err(format!(
-                "mechanism `{}`: the WGSL and CPU column layouts differ; a bug",
-                pm.suffix
-            ));
-        }
+        let cols = &pm.cpu.columns;
         let mut hook_plans: [KernelPlan; 3] = Default::default();
         for hook in Hook::ALL {
             let program = pm.cpu.program(hook);
@@ -379,12 +367,7 @@ pub(crate) fn kernel_plans(model: &CellModel) -> Result<Vec<[KernelPlan; 3]>, St
             let kernel = pm.ir.kernel(hook);
             for id in pm.ir.arena.reachable(kernel.writes.iter().map(|x| x.value)) {
                 if let Expr::Load(l) = *pm.ir.arena.get(id) {
-                    let c = match l {
-                        Load::Field(f) => Column::Field(f),
-                        Load::Ion(i, v) => Column::Ion(i, v),
-                        Load::Sim(s) => Column::Sim(s),
-                    };
-                    if let Some(ci) = w.column(c) {
+                    if let Some(ci) = pm.cpu.column(Column::of_load(l)) {
                         read.push(ci);
                     }
                 }
@@ -415,7 +398,7 @@ pub(crate) fn kernel_plans(model: &CellModel) -> Result<Vec<[KernelPlan; 3]>, St
         }
         plans.push(hook_plans);
     }
-    Ok(plans)
+    plans
 }
 
 /// Everything about a model that does not depend on the lanes.
@@ -445,7 +428,7 @@ impl<'m> Prepared<'m> {
         model: &'m CellModel,
         schedule: &Schedule,
     ) -> Result<Prepared<'m>, PrepareError> {
-        let plans = kernel_plans(model).map_err(PrepareError::Internal)?;
+        let plans = kernel_plans(model);
         let mut kernels = Vec::new();
         for pm in &model.mechanisms {
             let w = wgsl::emit(&pm.ir);
@@ -751,11 +734,11 @@ impl<'a> LaneGroup<'a> {
                     let seg = &disc.segments[pm.segments[i].0 as usize];
                     for (slot, spec) in specs.iter().enumerate() {
                         let value = match *col {
-                            CpuColumn::Field(f) => spec.values.fields[m][f.index()][i],
-                            CpuColumn::Sim(SimVar::Diam) => seg.diam_um,
-                            CpuColumn::Sim(SimVar::Area) => seg.area_um2,
-                            CpuColumn::Sim(SimVar::Celsius) => spec.values.celsius,
-                            CpuColumn::Sim(SimVar::Dt) => config.dt_ms,
+                            Column::Field(f) => spec.values.fields[m][f.index()][i],
+                            Column::Sim(SimVar::Diam) => seg.diam_um,
+                            Column::Sim(SimVar::Area) => seg.area_um2,
+                            Column::Sim(SimVar::Celsius) => spec.values.celsius,
+                            Column::Sim(SimVar::Dt) => config.dt_ms,
                             _ => 0.0,
                         };
                         a[i * w + slot] = value as f32;

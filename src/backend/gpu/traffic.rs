@@ -93,9 +93,9 @@ pub fn step_traffic(
     schedule: &Schedule,
     clamps: usize,
     probes: usize,
-) -> Result<StepTraffic, String> {
+) -> StepTraffic {
     let n = model.node_count() as f64;
-    let plans = kernel_plans(model)?;
+    let plans = kernel_plans(model);
     let sources: Vec<String> = model
         .mechanisms
         .iter()
@@ -174,8 +174,8 @@ pub fn step_traffic(
             Phase::SetVoltage | Phase::IonInit => {}
         }
     }
-    Ok(StepTraffic {
+    StepTraffic {
         nodes: model.node_count(),
         lines,
-    })
+    }
 }

@@ -2,32 +2,14 @@
 //! straight-line register program over per-instance columns that the `kernels-cpu` crate runs over
 //! many instances at once, in f64 or f32.
 //!
-//! The columns of a mechanism are, in this order: its fields, the variables of each ion it uses
-//! (read or written, current included), the simulator values its kernels read, then the membrane
-//! current and conductance accumulators. The caller gathers the node values (voltage, ion values)
-//! into their columns before a kernel and scatters the written ones (ion concentrations, added
-//! currents) back after it. Registers are reused once a value is dead, so a program needs about as
+//! The columns are those of the kernel ABI, `crate::ir::abi`. Registers are reused once a value is dead, so a program needs about as
 //! many registers as values live at once, not one per expression.
 
 use kernels_cpu::mechanism::{BinaryOp, Op, Output, Program, UnaryOp};
 
-use crate::ir::{
-    Binary, Expr, ExprId, FieldId, Hook, IonId, IonVar, Load, Mechanism, SimVar, Target, Unary,
-};
-
-/// What a column of a [`CpuMechanism`] holds, per instance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Column {
-    Field(FieldId),
-    /// An ion variable at the instance's node; for `IonVar::Current` the kernel adds its
-    /// contribution (clear it, or pass the node's running total, before the current kernel).
-    Ion(IonId, IonVar),
-    Sim(SimVar),
-    /// Membrane current density added by the current kernel [mA/cm2].
-    Current,
-    /// Conductance added by the current kernel [S/cm2].
-    Conductance,
-}
+pub use crate::ir::abi::Column;
+use crate::ir::abi::{columns_of, position};
+use crate::ir::{Binary, Expr, ExprId, Hook, Mechanism, Unary};
 
 /// A mechanism ready for the CPU back end.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,7 +32,7 @@ impl CpuMechanism {
 
     /// The index of a column, if the mechanism has it.
     pub fn column(&self, c: Column) -> Option<usize> {
-        self.columns.iter().position(|x| *x == c)
+        position(&self.columns, c)
     }
 }
 
@@ -98,45 +80,10 @@ fn binary_op(op: Binary) -> BinaryOp {
     }
 }
 
-/// The columns of `m`, in the documented order.
-fn columns_of(m: &Mechanism) -> Vec<Column> {
-    let mut cols: Vec<Column> = (0..m.fields.len())
-        .map(|i| Column::Field(FieldId(i as u32)))
-        .collect();
-    for (i, ion) in m.ions.iter().enumerate() {
-        for var in [
-            IonVar::Erev,
-            IonVar::Inside,
-            IonVar::Outside,
-            IonVar::Current,
-        ] {
-            if ion.reads.contains(&var) || ion.writes.contains(&var) {
-                cols.push(Column::Ion(IonId(i as u32), var));
-            }
-        }
-    }
-    let mut sims: Vec<SimVar> = Vec::new();
-    for hook in Hook::ALL {
-        let roots = m.kernel(hook).writes.iter().map(|w| w.value);
-        for id in m.arena.reachable(roots) {
-            if let Expr::Load(Load::Sim(s)) = *m.arena.get(id) {
-                if !sims.contains(&s) {
-                    sims.push(s);
-                }
-            }
-        }
-    }
-    sims.sort();
-    cols.extend(sims.into_iter().map(Column::Sim));
-    cols.push(Column::Current);
-    cols.push(Column::Conductance);
-    cols
-}
-
 /// Emit the three programs of `m` (which must be valid: see `crate::ir::validate`).
 pub fn emit(m: &Mechanism) -> CpuMechanism {
     let columns = columns_of(m);
-    let col = |c: Column| columns.iter().position(|x| *x == c).unwrap_or(0) as u32;
+    let col = |c: Column| position(&columns, c).unwrap_or(0) as u32;
     let program = |hook: Hook| emit_kernel(m, hook, &col);
     CpuMechanism {
         name: m.name.clone(),
@@ -202,11 +149,7 @@ fn emit_kernel(m: &Mechanism, hook: Hook, col: &dyn Fn(Column) -> u32) -> Progra
             },
             Expr::Load(l) => Op::Read {
                 dst,
-                column: col(match l {
-                    Load::Field(f) => Column::Field(f),
-                    Load::Ion(i, v) => Column::Ion(i, v),
-                    Load::Sim(s) => Column::Sim(s),
-                }),
+                column: col(Column::of_load(l)),
             },
             Expr::Unary(op, _) => Op::Unary {
                 dst,
@@ -236,27 +179,12 @@ fn emit_kernel(m: &Mechanism, hook: Hook, col: &dyn Fn(Column) -> u32) -> Progra
         .iter()
         .map(|w| {
             let src = pos_of(w.value).map_or(0, |q| reg_of[q]);
-            match w.target {
-                Target::Field(f) => Output::Set {
-                    column: col(Column::Field(f)),
-                    src,
-                },
-                Target::Ion(i, v) => Output::Set {
-                    column: col(Column::Ion(i, v)),
-                    src,
-                },
-                Target::IonCurrent(i) => Output::Add {
-                    column: col(Column::Ion(i, IonVar::Current)),
-                    src,
-                },
-                Target::Current => Output::Add {
-                    column: col(Column::Current),
-                    src,
-                },
-                Target::Conductance => Output::Add {
-                    column: col(Column::Conductance),
-                    src,
-                },
+            let (c, add) = Column::of_target(w.target);
+            let column = col(c);
+            if add {
+                Output::Add { column, src }
+            } else {
+                Output::Set { column, src }
             }
         })
         .collect();
@@ -271,6 +199,7 @@ fn emit_kernel(m: &Mechanism, hook: Hook, col: &dyn Fn(Column) -> u32) -> Progra
 mod tests {
     use super::*;
     use crate::ir::eval::{run_kernel, Instance, SimValues};
+    use crate::ir::{IonVar, SimVar};
     use crate::nmodl::compile_source;
     use kernels_cpu::mechanism::Real;
     use proptest::prelude::*;

@@ -2,12 +2,9 @@
 //! entry point per non-empty kernel (`init`, `current`, `state`), in f32.
 //!
 //! # The kernel ABI (shared with the CPU emitter)
-//! A mechanism's data is a set of per-instance *columns*, in the same order as the CPU emitter's
-//! (`crate::emit::cpu`): its fields, the variables of each ion it uses (erev, inside, outside,
-//! current, each when read or written), the simulator values its kernels read (in `SimVar` order),
-//! then the membrane current and conductance accumulators. The caller gathers node values (voltage,
-//! ion values, geometry) into their columns before a kernel and scatters the written ones back
-//! after it, exactly as for the CPU programs, so both back ends share one layout.
+//! A mechanism's data is the set of per-instance *columns* of `crate::ir::abi`, the layout the CPU
+//! programs use too. The caller gathers node values (voltage, ion values, geometry) into their
+//! columns before a kernel and scatters the written ones back after it.
 //!
 //! On the GPU an *element* is one (instance, lane) pair, interleaved as
 //! `element = instance * lanes_padded + lane`, so that neighbouring threads (lanes) read
@@ -39,9 +36,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::ir::{
-    Binary, Expr, ExprId, FieldId, Hook, IonId, IonVar, Load, Mechanism, SimVar, Target, Unary,
-};
+use crate::ir::abi::position;
+pub use crate::ir::abi::{columns_of, Column};
+use crate::ir::{Binary, Expr, ExprId, Hook, Mechanism, Unary};
 
 /// Threads per workgroup of every generated kernel (one dimension).
 pub const WORKGROUP_SIZE: u32 = 64;
@@ -51,19 +48,6 @@ pub const BINDING_PARAMS: u32 = 0;
 
 /// Binding of the column storage buffer `data` (group 0).
 pub const BINDING_DATA: u32 = 1;
-
-/// What a column holds, per element (the same columns, in the same order, as the CPU emitter's).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Column {
-    Field(FieldId),
-    /// An ion variable at the instance's node; for `IonVar::Current` the current kernel adds to it.
-    Ion(IonId, IonVar),
-    Sim(SimVar),
-    /// Membrane current density added by the current kernel [mA/cm2].
-    Current,
-    /// Conductance added by the current kernel [S/cm2].
-    Conductance,
-}
 
 /// A mechanism as one WGSL module.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,45 +64,13 @@ pub struct WgslMechanism {
 impl WgslMechanism {
     /// The index of a column, if the mechanism has it.
     pub fn column(&self, c: Column) -> Option<usize> {
-        self.columns.iter().position(|x| *x == c)
+        position(&self.columns, c)
     }
 
     /// Whether the module has an entry point for `hook`.
     pub fn has_entry_point(&self, hook: Hook) -> bool {
         self.entry_points.contains(&hook)
     }
-}
-
-/// The columns of `m`, in the documented order.
-pub fn columns_of(m: &Mechanism) -> Vec<Column> {
-    let mut cols: Vec<Column> = (0..m.fields.len())
-        .map(|i| Column::Field(FieldId(i as u32)))
-        .collect();
-    for (i, ion) in m.ions.iter().enumerate() {
-        for var in [
-            IonVar::Erev,
-            IonVar::Inside,
-            IonVar::Outside,
-            IonVar::Current,
-        ] {
-            if ion.reads.contains(&var) || ion.writes.contains(&var) {
-                cols.push(Column::Ion(IonId(i as u32), var));
-            }
-        }
-    }
-    let mut sims: BTreeSet<SimVar> = BTreeSet::new();
-    for hook in Hook::ALL {
-        let roots = m.kernel(hook).writes.iter().map(|w| w.value);
-        for id in m.arena.reachable(roots) {
-            if let Expr::Load(Load::Sim(s)) = *m.arena.get(id) {
-                sims.insert(s);
-            }
-        }
-    }
-    cols.extend(sims.into_iter().map(Column::Sim));
-    cols.push(Column::Current);
-    cols.push(Column::Conductance);
-    cols
 }
 
 /// The name a column's value goes by in the source (before the namer makes it unique).
@@ -520,7 +472,7 @@ fn emit_kernel(
     let roots: Vec<ExprId> = k.writes.iter().map(|w| w.value).collect();
     let order = m.arena.reachable(roots.iter().copied());
     let pos_of = |id: ExprId| order.binary_search(&id).ok();
-    let col_of = |c: Column| columns.iter().position(|x| *x == c).unwrap_or(0);
+    let col_of = |c: Column| position(columns, c).unwrap_or(0);
     let mut namer = module_names.clone();
     // the text each value is referred to by: a literal, or the name of its `let`
     let mut text: Vec<String> = Vec::with_capacity(order.len());
@@ -545,11 +497,7 @@ fn emit_kernel(
                 continue;
             }
             Expr::Load(l) => {
-                let c = match l {
-                    Load::Field(f) => Column::Field(f),
-                    Load::Ion(i, v) => Column::Ion(i, v),
-                    Load::Sim(s) => Column::Sim(s),
-                };
+                let c = Column::of_load(l);
                 let name = namer.name(&column_stem(m, c));
                 let _ = writeln!(body, "    let {name} = ld({}, e);", col_const[col_of(c)]);
                 text.push(name);
@@ -570,13 +518,7 @@ fn emit_kernel(
     }
     for w in &k.writes {
         let value = pos_of(w.value).map_or_else(|| "params.nan".to_string(), |q| text[q].clone());
-        let (c, add) = match w.target {
-            Target::Field(f) => (Column::Field(f), false),
-            Target::Ion(i, v) => (Column::Ion(i, v), false),
-            Target::IonCurrent(i) => (Column::Ion(i, IonVar::Current), true),
-            Target::Current => (Column::Current, true),
-            Target::Conductance => (Column::Conductance, true),
-        };
+        let (c, add) = Column::of_target(w.target);
         let slot = format!("data[{} * params.stride + e]", col_const[col_of(c)]);
         if add {
             let _ = writeln!(body, "    {slot} = {slot} + {value};");

@@ -11,7 +11,7 @@
 
 use std::f64::consts::PI;
 
-use crate::morph::Pt3d;
+use super::Pt3d;
 
 /// Geometry of one segment.
 #[derive(Clone, Copy, Debug, PartialEq)]
