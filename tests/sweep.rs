@@ -634,3 +634,85 @@ fn a_killed_sweep_resumes_to_the_same_output() {
         std::fs::read(whole.join("population.csv")).unwrap()
     );
 }
+
+/// `v` without its `wall_s` entries, at any depth.
+fn without_wall_times(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.remove("wall_s");
+            o.values_mut().for_each(without_wall_times);
+        }
+        Value::Array(a) => a.iter_mut().for_each(without_wall_times),
+        _ => {}
+    }
+}
+
+/// The run.json of `dir` without its timings (which differ from run to run).
+fn run_json_without_timings(dir: &Path) -> Value {
+    let mut v: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    without_wall_times(&mut v);
+    let o = v.as_object_mut().unwrap();
+    o.remove("timings_s");
+    o.remove("started_unix_s");
+    o.remove("command");
+    // the one setting the two runs differ in
+    o["settings"].as_object_mut().unwrap().remove("threads");
+    v
+}
+
+#[test]
+fn chunks_side_by_side_give_the_output_of_one_after_another() {
+    let t = TempDir::new("waves");
+    let examples = crate::common::repo_root().join("examples");
+    let ball = examples.join("ball_and_stick_hh");
+    // two structures, one lane each; and one e-model's lanes cut into one-lane chunks (their
+    // searches and protocols tallied from chunks that ran side by side)
+    let cases: [(&str, Vec<String>); 2] = [
+        ("examples", vec![examples.display().to_string()]),
+        (
+            "sampled",
+            [
+                "--protocols",
+                "step,Step_300",
+                "--sample",
+                "3",
+                "--seed",
+                "4",
+                "--chunk-lanes",
+                "1",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .chain([ball.display().to_string()])
+            .collect(),
+        ),
+    ];
+    for (name, extra) in cases {
+        let mut outs = Vec::new();
+        for threads in ["1", "2"] {
+            let out = t.0.join(format!("{name}-{threads}"));
+            let o = out.display().to_string();
+            let dat = format!("{o}/dat");
+            let mut args = vec!["run", "--threads", threads, "--dat-dir", &dat, "--out", &o];
+            args.extend(extra.iter().map(String::as_str));
+            run(&args, 0);
+            outs.push(out);
+        }
+        for f in ["scores.json", "features.csv", "traces.h5"] {
+            assert_eq!(
+                std::fs::read(outs[0].join(f)).unwrap(),
+                std::fs::read(outs[1].join(f)).unwrap(),
+                "{name}: {f}"
+            );
+        }
+        assert_eq!(
+            run_json_without_timings(&outs[0]),
+            run_json_without_timings(&outs[1]),
+            "{name}: run.json"
+        );
+        let dat = dat_files(&outs[0].join("dat"));
+        assert!(!dat.is_empty(), "{name}");
+        assert_eq!(dat, dat_files(&outs[1].join("dat")), "{name}");
+    }
+}

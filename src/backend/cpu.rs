@@ -83,6 +83,10 @@ impl Backend for CpuBackend {
         self.precision
     }
 
+    fn parallel_batches(&self) -> bool {
+        true
+    }
+
     fn run(
         &self,
         batch: &Batch,

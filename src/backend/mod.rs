@@ -50,6 +50,12 @@ pub trait Backend: Sync {
     /// The floating-point precision it simulates in.
     fn precision(&self) -> Precision;
 
+    /// Whether batches too small to fill it should run side by side (on the threads of the
+    /// current rayon pool): true for the CPU backend, whose one-lane batch keeps one core busy.
+    fn parallel_batches(&self) -> bool {
+        false
+    }
+
     /// What it runs on, for `run.json`'s `versions` (a GPU's adapter and driver), by name.
     fn versions(&self) -> Vec<(String, String)> {
         Vec::new()

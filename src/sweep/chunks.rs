@@ -1,14 +1,20 @@
-//! The run cut into chunks and run one after another. A chunk is lanes of one structure group,
-//! as many as the host's memory holds ([`plan::chunk_lanes`]); each chunk's searches and
-//! protocols run ([`Executor::run_chunk`]), its lanes go into the sinks, and its record and a
-//! checkpoint go into the output folder's store before the next chunk starts. Chunks an
-//! earlier invocation of the same run finished are not run again: their records are read.
+//! The run cut into chunks and run in order. A chunk is lanes of one structure group, as many as
+//! the host's memory holds ([`plan::chunk_lanes`]); each chunk's searches and protocols run
+//! ([`Executor::run_chunk`]), its lanes go into the sinks, and its record and a checkpoint go
+//! into the output folder's store before the next chunk's. Chunks an earlier invocation of the
+//! same run finished are not run again: their records are read.
+//!
+//! Chunks too small to fill the CPU backend's threads (a few cells of different structures,
+//! each one lane) run side by side in waves, one thread each; what they give is then taken in
+//! chunk order, exactly as if they had run one after another, so the output is the same.
 
 use std::ops::Range;
 
+use rayon::prelude::*;
+
 use crate::output::run_report::{EModelRun, Failure};
 use crate::sweep::collect::Collected;
-use crate::sweep::execute::{ChunkLane, Executor};
+use crate::sweep::execute::{ChunkLane, Executor, LaneOutcome};
 use crate::sweep::manifest::{Checkpoint, ChunkRecord, Store};
 use crate::sweep::member::{Member, Tally};
 use crate::sweep::progress::Progress;
@@ -139,40 +145,110 @@ impl ChunkState<'_, '_> {
         start: usize,
         progress: &mut Progress,
     ) {
-        for (index, (_, chunk)) in chunks.iter().enumerate() {
-            if index < start {
-                progress.skip(chunk.lanes.len());
-                continue;
-            }
-            let record = self.run_one(members, index, chunk);
-            let checkpoint = Checkpoint {
-                chunks_done: index + 1,
-                tallies: self.tallies.clone(),
-                stats: self.exec.stats.clone(),
-                exec_failures: self.exec.failures.clone(),
-                sink_failures: self.sinks.failures.clone(),
+        let start = start.min(chunks.len());
+        for (_, chunk) in &chunks[..start] {
+            progress.skip(chunk.lanes.len());
+        }
+        let threads = if self.exec.backend.parallel_batches() {
+            rayon::current_num_threads().max(1)
+        } else {
+            1
+        };
+        let mut index = start;
+        while index < chunks.len() {
+            let end = wave_end(chunks, index, threads);
+            let outcomes = if end - index == 1 {
+                let lanes = &chunks[index].1.lanes;
+                let model = &members[lanes[0].member].model;
+                vec![self
+                    .exec
+                    .run_chunk(members, model, lanes, &mut self.tallies)]
+            } else {
+                self.run_wave(members, &chunks[index..end])
             };
-            if let Err(e) = self.store.save_chunk(&record, &checkpoint) {
-                output_failure(&mut self.sinks.failures, e);
+            for (k, outcome) in outcomes.into_iter().enumerate() {
+                self.finish_one(members, index + k, &chunks[index + k].1, outcome, progress);
             }
-            self.collected.apply(record, self.runs);
-            progress.advance(chunk.lanes.len(), &self.exec.stats);
+            index = end;
         }
     }
 
-    /// Runs chunk `index`; its record.
-    fn run_one(&mut self, members: &[Member], index: usize, chunk: &Chunk) -> ChunkRecord {
+    /// Runs the chunks of one wave side by side and adds their totals and tallies in chunk
+    /// order; their outcomes, in chunk order.
+    fn run_wave(&mut self, members: &[Member], wave: &[(usize, Chunk)]) -> Vec<Vec<LaneOutcome>> {
+        let base: Vec<Vec<Tally>> = self
+            .tallies
+            .iter()
+            .map(|m| m.iter().map(Tally::blank).collect())
+            .collect();
+        let backend = self.exec.backend;
+        let jobs: Vec<_> = wave
+            .par_iter()
+            .map(|(_, chunk)| {
+                let mut exec = Executor {
+                    backend,
+                    stats: Default::default(),
+                    failures: Vec::new(),
+                };
+                let mut tallies = base.clone();
+                let model = &members[chunk.lanes[0].member].model;
+                let out = exec.run_chunk(members, model, &chunk.lanes, &mut tallies);
+                (exec, tallies, out)
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for (exec, tallies, out) in jobs {
+            self.exec.stats.absorb(exec.stats);
+            self.exec.failures.extend(exec.failures);
+            for (m, member) in tallies.into_iter().enumerate() {
+                for (q, t) in member.into_iter().enumerate() {
+                    self.tallies[m][q].absorb(&base[m][q], t);
+                }
+            }
+            outcomes.push(out);
+        }
+        outcomes
+    }
+
+    /// Files chunk `index`'s outcome: sinks, record and checkpoint, progress.
+    fn finish_one(
+        &mut self,
+        members: &[Member],
+        index: usize,
+        chunk: &Chunk,
+        outcomes: Vec<LaneOutcome>,
+        progress: &mut Progress,
+    ) {
+        let record = self.file_chunk(members, index, chunk, outcomes);
+        let checkpoint = Checkpoint {
+            chunks_done: index + 1,
+            tallies: self.tallies.clone(),
+            stats: self.exec.stats.clone(),
+            exec_failures: self.exec.failures.clone(),
+            sink_failures: self.sinks.failures.clone(),
+        };
+        if let Err(e) = self.store.save_chunk(&record, &checkpoint) {
+            output_failure(&mut self.sinks.failures, e);
+        }
+        self.collected.apply(record, self.runs);
+        progress.advance(chunk.lanes.len(), &self.exec.stats);
+    }
+
+    /// Hands chunk `index`'s outcomes to the sinks; its record.
+    fn file_chunk(
+        &mut self,
+        members: &[Member],
+        index: usize,
+        chunk: &Chunk,
+        outcomes: Vec<LaneOutcome>,
+    ) -> ChunkRecord {
         let ranges = chunk.ranges();
-        let model = &members[chunk.lanes[0].member].model;
         if let Err(e) = self
             .sinks
             .begin_chunk(members, &ranges, self.store.chunk_traces(index))
         {
             output_failure(&mut self.sinks.failures, e);
         }
-        let outcomes = self
-            .exec
-            .run_chunk(members, model, &chunk.lanes, &mut self.tallies);
         let mut searches = Vec::new();
         for o in outcomes {
             let m = &members[o.lane.member];
@@ -207,9 +283,54 @@ impl ChunkState<'_, '_> {
     }
 }
 
+/// The end of the wave that starts at chunk `start`: the chunks from `start` on that run side by
+/// side on `threads` threads, as long as each (and all together) have fewer lanes than threads
+/// (a chunk with as many lanes fills the threads alone).
+fn wave_end(chunks: &[(usize, Chunk)], start: usize, threads: usize) -> usize {
+    let mut end = start + 1;
+    let mut lanes = chunks[start].1.lanes.len();
+    while end < chunks.len() && end - start < threads {
+        let n = chunks[end].1.lanes.len();
+        if lanes + n > threads {
+            break;
+        }
+        lanes += n;
+        end += 1;
+    }
+    end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_chunks_share_a_wave_and_large_ones_run_alone() {
+        let of = |sizes: &[usize]| -> Vec<(usize, Chunk)> {
+            sizes
+                .iter()
+                .map(|&n| {
+                    let lanes = (0..n).map(|set| ChunkLane { member: 0, set }).collect();
+                    (0, Chunk { lanes })
+                })
+                .collect()
+        };
+        let waves = |sizes: &[usize], threads: usize| {
+            let chunks = of(sizes);
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < chunks.len() {
+                let e = wave_end(&chunks, i, threads);
+                out.push(e - i);
+                i = e;
+            }
+            out
+        };
+        assert_eq!(waves(&[1, 1, 1, 1, 1], 2), vec![2, 2, 1]);
+        assert_eq!(waves(&[1, 4, 1, 1], 2), vec![1, 1, 2]);
+        assert_eq!(waves(&[1, 1, 2, 1], 4), vec![3, 1]);
+        assert_eq!(waves(&[1, 1, 1], 1), vec![1, 1, 1]);
+    }
 
     #[test]
     fn chunks_keep_each_members_sets_contiguous() {

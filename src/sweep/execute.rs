@@ -45,10 +45,29 @@ pub struct ExecStats {
     pub simulated_ms: f64,
     /// Compartment-steps simulated (nodes × steps, over lanes).
     pub compartment_steps: f64,
+    /// Time in searches and in protocol simulations [s], summed over chunks (chunks run side by
+    /// side each count their own).
     pub search_s: f64,
     pub simulate_s: f64,
     /// Per member: simulated time, batches and wall time of its searches.
     pub search_by_member: BTreeMap<usize, (f64, usize, f64)>,
+}
+
+impl ExecStats {
+    /// Adds the totals of `other` (chunks run side by side) to these.
+    pub fn absorb(&mut self, other: ExecStats) {
+        self.batches += other.batches;
+        self.simulated_ms += other.simulated_ms;
+        self.compartment_steps += other.compartment_steps;
+        self.search_s += other.search_s;
+        self.simulate_s += other.simulate_s;
+        for (m, (ms, n, s)) in other.search_by_member {
+            let e = self.search_by_member.entry(m).or_default();
+            e.0 += ms;
+            e.1 += n;
+            e.2 += s;
+        }
+    }
 }
 
 /// Runs chunks on a backend and collects their failures.

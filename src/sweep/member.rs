@@ -108,6 +108,50 @@ impl Tally {
         self.ok += 1;
     }
 
+    /// The same protocol with nothing counted yet: what a chunk run side by side with others
+    /// starts from before [`Tally::absorb`] adds it in.
+    pub fn blank(&self) -> Tally {
+        let mut run = self.run.clone();
+        run.failed_lanes.clear();
+        run.wall_s = 0.0;
+        Tally {
+            run,
+            attempted: 0,
+            ok: 0,
+            first_reason: None,
+        }
+    }
+
+    /// Adds `other`, a chunk's tally that started as `base` (a [`Tally::blank`]), as if its
+    /// chunk had run after everything counted here: counts and failed lanes add up, the first
+    /// reason stays the earliest, and what the chunk set (duration, samples, recordings,
+    /// currents) replaces what was here.
+    pub fn absorb(&mut self, base: &Tally, other: Tally) {
+        self.attempted += other.attempted;
+        self.ok += other.ok;
+        if self.first_reason.is_none() {
+            self.first_reason = other.first_reason;
+        }
+        let (b, mut o) = (&base.run, other.run);
+        self.run.failed_lanes.append(&mut o.failed_lanes);
+        self.run.wall_s += o.wall_s;
+        if o.tstop_ms.to_bits() != b.tstop_ms.to_bits() {
+            self.run.tstop_ms = o.tstop_ms;
+        }
+        if o.samples != b.samples {
+            self.run.samples = o.samples;
+        }
+        if o.recordings != b.recordings {
+            self.run.recordings = o.recordings;
+        }
+        if o.holding_current_na != b.holding_current_na {
+            self.run.holding_current_na = o.holding_current_na;
+        }
+        if o.threshold_current_na != b.threshold_current_na {
+            self.run.threshold_current_na = o.threshold_current_na;
+        }
+    }
+
     /// The protocol's report once every lane is done.
     pub fn finish(mut self) -> ProtocolRun {
         if self.attempted == 0 {
