@@ -71,6 +71,14 @@ timed() {
 # 1. build first, so that compiling overlaps nothing that is timed
 cargo build --release
 
+# The package without config_singlestep.ini: its singlestep.json repeats Step_150 (as
+# `Step_150@singlestep`, which `--protocols Step_150` selects too), so emsweep would simulate
+# every lane twice while NEURON's side runs the protocol once.
+rm -rf "$OUT/package"
+cp -r "$PKG" "$OUT/package"
+rm -f "$OUT/package/config/config_singlestep.ini"
+PKG="$OUT/package"
+
 # 2. the population
 say "drawing $N parameter sets (seed 11)..."
 step sample "$EMSWEEP" run --protocols "$PROTOCOL" --sample "$N" --seed 11 --emodel "$EMODEL" \

@@ -5,12 +5,14 @@
 //! same run finished are not run again: their records are read.
 //!
 //! Chunks too small to fill the CPU backend's threads (a few cells of different structures,
-//! each one lane) run side by side in waves, one thread each; what they give is then taken in
-//! chunk order, exactly as if they had run one after another, so the output is the same.
+//! each one lane) run side by side, one per thread, taken in order as threads come free; what
+//! they give is filed in chunk order, exactly as if they had run one after another, so the
+//! output is the same.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
-
-use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use crate::output::run_report::{EModelRun, Failure};
 use crate::sweep::collect::Collected;
@@ -156,58 +158,77 @@ impl ChunkState<'_, '_> {
         };
         let mut index = start;
         while index < chunks.len() {
-            let end = wave_end(chunks, index, threads);
-            let outcomes = if end - index == 1 {
+            let end = segment_end(chunks, index, threads);
+            if end - index == 1 {
                 let lanes = &chunks[index].1.lanes;
                 let model = &members[lanes[0].member].model;
-                vec![self
+                let outcome = self
                     .exec
-                    .run_chunk(members, model, lanes, &mut self.tallies)]
+                    .run_chunk(members, model, lanes, &mut self.tallies);
+                self.finish_one(members, index, &chunks[index].1, outcome, progress);
             } else {
-                self.run_wave(members, &chunks[index..end])
-            };
-            for (k, outcome) in outcomes.into_iter().enumerate() {
-                self.finish_one(members, index + k, &chunks[index + k].1, outcome, progress);
+                self.run_segment(members, chunks, index..end, threads, progress);
             }
             index = end;
         }
     }
 
-    /// Runs the chunks of one wave side by side and adds their totals and tallies in chunk
-    /// order; their outcomes, in chunk order.
-    fn run_wave(&mut self, members: &[Member], wave: &[(usize, Chunk)]) -> Vec<Vec<LaneOutcome>> {
+    /// Runs chunks `range` (each too small to fill the threads) side by side, one per thread,
+    /// taken in order as threads come free; each is filed as soon as every chunk before it is
+    /// (its totals and tallies added, then sinks, record and checkpoint), so the output is that of
+    /// one after another. At most `2 × threads` chunks are run or wait to be filed at once.
+    fn run_segment(
+        &mut self,
+        members: &[Member],
+        chunks: &[(usize, Chunk)],
+        range: Range<usize>,
+        threads: usize,
+        progress: &mut Progress,
+    ) {
         let base: Vec<Vec<Tally>> = self
             .tallies
             .iter()
             .map(|m| m.iter().map(Tally::blank).collect())
             .collect();
         let backend = self.exec.backend;
-        let jobs: Vec<_> = wave
-            .par_iter()
-            .map(|(_, chunk)| {
-                let mut exec = Executor {
-                    backend,
-                    stats: Default::default(),
-                    failures: Vec::new(),
-                };
-                let mut tallies = base.clone();
-                let model = &members[chunk.lanes[0].member].model;
-                let out = exec.run_chunk(members, model, &chunk.lanes, &mut tallies);
-                (exec, tallies, out)
-            })
-            .collect();
-        let mut outcomes = Vec::with_capacity(jobs.len());
-        for (exec, tallies, out) in jobs {
-            self.exec.stats.absorb(exec.stats);
-            self.exec.failures.extend(exec.failures);
-            for (m, member) in tallies.into_iter().enumerate() {
-                for (q, t) in member.into_iter().enumerate() {
-                    self.tallies[m][q].absorb(&base[m][q], t);
-                }
+        let window = 2 * threads;
+        let next = AtomicUsize::new(range.start);
+        let filing = Mutex::new(Filing {
+            state: self,
+            progress,
+            next: range.start,
+            pending: BTreeMap::new(),
+        });
+        let filed = Condvar::new();
+        rayon::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|_| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= range.end {
+                        break;
+                    }
+                    {
+                        let mut f = filing.lock().unwrap();
+                        while i >= f.next + window {
+                            f = filed.wait(f).unwrap();
+                        }
+                    }
+                    let chunk = &chunks[i].1;
+                    let mut exec = Executor {
+                        backend,
+                        stats: Default::default(),
+                        failures: Vec::new(),
+                    };
+                    let mut tallies = base.clone();
+                    let model = &members[chunk.lanes[0].member].model;
+                    let outcomes = exec.run_chunk(members, model, &chunk.lanes, &mut tallies);
+                    let mut f = filing.lock().unwrap();
+                    f.pending.insert(i, (exec, tallies, outcomes));
+                    f.file_ready(members, chunks, &base);
+                    filed.notify_all();
+                });
             }
-            outcomes.push(out);
-        }
-        outcomes
+        });
     }
 
     /// Files chunk `index`'s outcome: sinks, record and checkpoint, progress.
@@ -283,18 +304,44 @@ impl ChunkState<'_, '_> {
     }
 }
 
-/// The end of the wave that starts at chunk `start`: the chunks from `start` on that run side by
-/// side on `threads` threads, as long as each (and all together) have fewer lanes than threads
-/// (a chunk with as many lanes fills the threads alone).
-fn wave_end(chunks: &[(usize, Chunk)], start: usize, threads: usize) -> usize {
-    let mut end = start + 1;
-    let mut lanes = chunks[start].1.lanes.len();
-    while end < chunks.len() && end - start < threads {
-        let n = chunks[end].1.lanes.len();
-        if lanes + n > threads {
-            break;
+/// A chunk run by one thread, waiting to be filed: its totals, tallies and outcomes.
+type Ran<'a> = (Executor<'a>, Vec<Vec<Tally>>, Vec<LaneOutcome>);
+
+/// The filing side of [`ChunkState::run_segment`]: chunks are filed in order, `next` first.
+struct Filing<'s, 'r, 'a> {
+    state: &'s mut ChunkState<'r, 'a>,
+    progress: &'s mut Progress,
+    next: usize,
+    pending: BTreeMap<usize, Ran<'a>>,
+}
+
+impl Filing<'_, '_, '_> {
+    /// Files every chunk whose turn it is, in order.
+    fn file_ready(&mut self, members: &[Member], chunks: &[(usize, Chunk)], base: &[Vec<Tally>]) {
+        while let Some((exec, tallies, outcomes)) = self.pending.remove(&self.next) {
+            let st = &mut *self.state;
+            st.exec.stats.absorb(exec.stats);
+            st.exec.failures.extend(exec.failures);
+            for (m, member) in tallies.into_iter().enumerate() {
+                for (q, t) in member.into_iter().enumerate() {
+                    st.tallies[m][q].absorb(&base[m][q], t);
+                }
+            }
+            st.finish_one(members, self.next, &chunks[self.next].1, outcomes, self.progress);
+            self.next += 1;
         }
-        lanes += n;
+    }
+}
+
+/// The end of the run of chunks from `start` on that go side by side on `threads` threads:
+/// chunks with fewer lanes than threads (one with as many fills the threads alone).
+fn segment_end(chunks: &[(usize, Chunk)], start: usize, threads: usize) -> usize {
+    let small = |c: &(usize, Chunk)| threads > 1 && c.1.lanes.len() < threads;
+    if !small(&chunks[start]) {
+        return start + 1;
+    }
+    let mut end = start + 1;
+    while end < chunks.len() && small(&chunks[end]) {
         end += 1;
     }
     end
@@ -305,7 +352,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_chunks_share_a_wave_and_large_ones_run_alone() {
+    fn small_chunks_go_side_by_side_and_large_ones_run_alone() {
         let of = |sizes: &[usize]| -> Vec<(usize, Chunk)> {
             sizes
                 .iter()
@@ -320,15 +367,15 @@ mod tests {
             let mut out = Vec::new();
             let mut i = 0;
             while i < chunks.len() {
-                let e = wave_end(&chunks, i, threads);
+                let e = segment_end(&chunks, i, threads);
                 out.push(e - i);
                 i = e;
             }
             out
         };
-        assert_eq!(waves(&[1, 1, 1, 1, 1], 2), vec![2, 2, 1]);
+        assert_eq!(waves(&[1, 1, 1, 1, 1], 2), vec![5]);
         assert_eq!(waves(&[1, 4, 1, 1], 2), vec![1, 1, 2]);
-        assert_eq!(waves(&[1, 1, 2, 1], 4), vec![3, 1]);
+        assert_eq!(waves(&[1, 1, 2, 1, 4, 3], 4), vec![4, 1, 1]);
         assert_eq!(waves(&[1, 1, 1], 1), vec![1, 1, 1]);
     }
 
