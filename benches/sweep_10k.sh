@@ -42,8 +42,15 @@ threads=()
 [ -n "${THREADS:-}" ] && threads=(--threads "$THREADS")
 /usr/bin/time -v -o "$OUT/time.txt" target/release/emsweep run --force "${threads[@]}" \
   --precision "${PRECISION:-f64}" --protocols Step_150 --sample "$N" --seed 1 \
-  --record soma --record-every 10 --out "$OUT/run" "$OUT/pkg" | tee "$OUT/summary.txt"
+  --record soma --record-every 10 --out "$OUT/run" "$OUT/pkg" 2>"$OUT/stderr.txt" | tee "$OUT/summary.txt"
 grep -E "Maximum resident set size|Elapsed \(wall clock\)|User time|System time" "$OUT/time.txt"
+if grep -q '^error' "$OUT/stderr.txt"; then
+  grep '^error' "$OUT/stderr.txt" | head -5
+  echo "sweep_10k: the run reported errors ($OUT/stderr.txt)" >&2
+  exit 1
+fi
+[ -f "$OUT/run/traces.h5" ] || { echo "sweep_10k: no traces.h5" >&2; exit 1; }
+ls -l "$OUT/run"
 scored=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))))" "$OUT/run/scores.json")
 echo "scores.json entries: $scored of $N"
 [ "$scored" -eq "$N" ]

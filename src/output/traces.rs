@@ -145,9 +145,12 @@ impl TracesWriter {
             path: path.to_path_buf(),
             source,
         };
-        // No modification times in object headers: the same run writes the same bytes.
+        // No modification times in object headers: the same run writes the same bytes. The 1.8
+        // file format at least, whose dense attribute storage holds attributes over 64 KiB (the
+        // `lane_labels` of a few thousand lanes).
         let file = hdf5::File::with_options()
             .with_fcpl(|p| p.obj_track_times(false))
+            .with_fapl(|p| p.libver_v18())
             .create(path)
             .map_err(h5)?;
         let w = TracesWriter {
@@ -579,6 +582,41 @@ mod tests {
         );
         std::fs::remove_file(&path).unwrap();
         std::fs::remove_file(&again).unwrap();
+    }
+
+    #[test]
+    fn thousands_of_lane_labels_fit() {
+        let path = temp("many.h5");
+        let lanes = 10_000;
+        let labels: Vec<String> = (0..lanes).map(|k| format!("sample_{k}")).collect();
+        let mut w = TracesWriter::create(&path).unwrap();
+        let d = RowDataset {
+            emodel: "cell",
+            protocol: "Step_150",
+            recording: "soma.v",
+            variable: "v",
+            units: "mV",
+            dt_ms: 0.25,
+            t0_ms: 0.0,
+            samples: 2,
+            lane_labels: &labels,
+            f32: true,
+        };
+        for row in [0, 4096, lanes - 1] {
+            w.write_row(&d, row, &[row as f64, -1.0]).unwrap();
+        }
+        w.finish().unwrap();
+        let read = read_traces(&path).unwrap();
+        assert_eq!(read[0].lane_labels, labels);
+        let Samples::F32(v) = &read[0].data else {
+            panic!("f32 data")
+        };
+        assert_eq!(
+            (v[2 * 4096], v[2 * (lanes - 1)]),
+            (4096.0, (lanes - 1) as f32)
+        );
+        assert!(v[2].is_nan(), "unwritten rows stay NaN");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

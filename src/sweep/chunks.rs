@@ -327,7 +327,13 @@ impl Filing<'_, '_, '_> {
                     st.tallies[m][q].absorb(&base[m][q], t);
                 }
             }
-            st.finish_one(members, self.next, &chunks[self.next].1, outcomes, self.progress);
+            st.finish_one(
+                members,
+                self.next,
+                &chunks[self.next].1,
+                outcomes,
+                self.progress,
+            );
             self.next += 1;
         }
     }

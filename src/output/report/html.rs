@@ -13,6 +13,14 @@ use crate::features::score::ValidationFunction;
 
 use super::svg::{escape, label, score_bars_svg, trace_svg, Bar, TracePlot};
 
+/// Lanes of an e-model whose feature scores the page draws; the others are summarised (every
+/// lane's scores are in scores.json and features.csv), so the page stays small for a sweep of
+/// thousands of lanes.
+pub const DRAWN_LANES: usize = 20;
+
+/// Failure lines listed per e-model at most; the count of the rest follows.
+pub const LISTED_FAILURES: usize = 100;
+
 /// What the page says about one e-model.
 #[derive(Clone, Debug)]
 pub struct Section<'a> {
@@ -54,6 +62,25 @@ const SCRIPT: &str = "window.addEventListener('load',function(){var n=0,paths=do
 for(var i=0;i<paths.length;i++){var p=paths[i],b=p.getBBox();if(p.getTotalLength()>0&&(b.width>0||b.height>0)){n++;}}\
 document.getElementById('drawn-traces').textContent=String(n);\
 document.getElementById('trace-paths').textContent=String(paths.length);});";
+
+/// One paragraph on many lanes: how many, how many validated, and their total scores' range.
+fn lanes_summary(evaluations: &[&Evaluation]) -> String {
+    let mut totals: Vec<f64> = evaluations.iter().map(|e| e.scores.total).collect();
+    totals.sort_by(f64::total_cmp);
+    let validated = evaluations
+        .iter()
+        .filter(|e| e.validation.validated)
+        .count();
+    format!(
+        "<p class=\"meta\">{n} lanes, {validated} validated; total score min {min:.4}, median \
+         {median:.4}, max {max:.4}. The feature scores of the first {DRAWN_LANES} lanes follow; \
+         every lane's are in scores.json and features.csv.</p>",
+        n = evaluations.len(),
+        min = totals[0],
+        median = totals[totals.len() / 2],
+        max = totals[totals.len() - 1],
+    )
+}
 
 fn verdict(e: &Evaluation) -> String {
     let stat = e.validation.statistic.map_or("none".to_string(), label);
@@ -120,7 +147,10 @@ pub fn to_string(header: &Header<'_>, sections: &[Section<'_>]) -> String {
             escape(s.key),
             escape(s.package)
         );
-        for e in &s.evaluations {
+        if s.evaluations.len() > DRAWN_LANES {
+            h.push_str(&lanes_summary(&s.evaluations));
+        }
+        for e in s.evaluations.iter().take(DRAWN_LANES) {
             let lane = e
                 .lane
                 .as_ref()
@@ -172,8 +202,16 @@ pub fn to_string(header: &Header<'_>, sections: &[Section<'_>]) -> String {
                 "<h3>Failures ({})</h3><ul class=\"fail\">",
                 s.failures.len() + unscored.len()
             );
-            for f in s.failures.iter().chain(&unscored) {
+            let all = s.failures.len() + unscored.len();
+            for f in s.failures.iter().chain(&unscored).take(LISTED_FAILURES) {
                 let _ = write!(h, "<li>{}</li>", escape(f));
+            }
+            if all > LISTED_FAILURES {
+                let _ = write!(
+                    h,
+                    "<li>&hellip; and {} more (run.json, scores.json)</li>",
+                    all - LISTED_FAILURES
+                );
             }
             h.push_str("</ul>");
         } else {

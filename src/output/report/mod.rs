@@ -597,6 +597,39 @@ mod tests {
         assert!(html.len() < 60_000, "{}", html.len());
     }
 
+    #[test]
+    fn a_page_of_many_lanes_draws_the_first_and_summarises_the_rest() {
+        let lanes = html::DRAWN_LANES + 15;
+        let evaluations: Vec<Evaluation> = (0..lanes)
+            .map(|k| {
+                let mut e = sample();
+                e.lane = Some(format!("sample_{k}"));
+                e.scores.total = k as f64;
+                e
+            })
+            .collect();
+        let refs: Vec<&Evaluation> = evaluations.iter().collect();
+        let page = html::to_string(
+            &html::Header::default(),
+            &[html::Section {
+                key: "cell",
+                package: "p",
+                evaluations: refs,
+                traces: Vec::new(),
+                failures: Vec::new(),
+            }],
+        );
+        assert_eq!(
+            page.matches("<h3>Feature scores</h3>").count(),
+            html::DRAWN_LANES
+        );
+        assert!(page.contains(&format!("{lanes} lanes, ")), "summary");
+        assert!(page.contains("min 0.0000, median 17.0000, max 34.0000"));
+        // each lane has one unscored feature: the list stops, the count of the rest follows
+        assert!(lanes < html::LISTED_FAILURES);
+        assert!(!page.contains("more (run.json, scores.json)"));
+    }
+
     /// Two lanes of the ball-and-stick example's steps, the second diverged in `Step_300`: one
     /// evaluation per lane, named by lane; the failed lane's features score 250 with the
     /// failure's message, the other lane's are computed on its own samples.
