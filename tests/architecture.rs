@@ -27,10 +27,14 @@ impl Source {
     }
 }
 
-/// The code without comments and without its test part.
+/// The code without comments and without its test module (`#[cfg(test)]` before a `mod`,
+/// which by the project's layout ends the file).
 fn code_of(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]") {
-        Some(i) => &text[..i],
+    let test_module = text
+        .match_indices("#[cfg(test)]")
+        .find(|(i, m)| text[i + m.len()..].trim_start().starts_with("mod "));
+    let text = match test_module {
+        Some((i, _)) => &text[..i],
         None => text,
     };
     text.lines()
@@ -69,11 +73,10 @@ fn crate_imports(code: &str) -> BTreeSet<String> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        // `crate::{a, b}` groups: every name in the braces
+        // `crate::{a, b::{c, d}}` groups: the first name of every top-level item in the braces
         if name.is_empty() && after.starts_with('{') {
-            let end = after.find('}').unwrap_or(after.len());
-            for part in after[1..end].split(',') {
-                let n: String = part
+            for item in top_level_items(after) {
+                let n: String = item
                     .trim()
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -88,6 +91,32 @@ fn crate_imports(code: &str) -> BTreeSet<String> {
         rest = after;
     }
     out
+}
+
+/// The comma-separated items of the brace group `group` opens (`{a, b::{c, d}}` gives `a` and
+/// `b::{c, d}`).
+fn top_level_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 1;
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    items.push(&group[start..i]);
+                    break;
+                }
+            }
+            ',' if depth == 1 => {
+                items.push(&group[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items
 }
 
 /// Whether `code` names the external crate `name` (`use name::…`, `name::…`).
@@ -261,6 +290,11 @@ fn the_checker_finds_each_kind_of_broken_rule() {
         source("ir/mod.rs", "use crate::diag::Span;"),
         source("emit/cpu/mod.rs", "use crate::ir::abi::Column;"),
         source("engine/run.rs", "use crate::{ir, layout::Node};"),
+        source("engine/model.rs", "use crate::{layout::{Lane, Node}, ir::{abi, Mechanism}};"),
+        source(
+            "engine/stimulus.rs",
+            "#[cfg(test)]\nfn fixture() {}\nuse crate::ir::Expr;\n#[cfg(test)]\nmod tests { use crate::sim::x; }",
+        ),
         source("cli/mod.rs", "crate::sweep::run(x)"),
         source(
             "features/mod.rs",
