@@ -20,13 +20,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-1000}"
 PROTOCOL="${PROTOCOL:-Step_300}"
-if [ -n "${OUT:-}" ]; then
-  mkdir -p "$OUT"
-  OUT="$(cd "$OUT" && pwd)"
-else
-  OUT="$(mktemp -d)"
-  trap 'rm -rf "$OUT"' EXIT
-fi
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+bench_out
 cargo build --release
 PKG=examples/ball_and_stick_hh
 bin=target/release/emsweep

@@ -17,18 +17,12 @@ cd "$(dirname "$0")/.."
 N="${1:-10000}"
 EMSWEEP_PACKAGES="${EMSWEEP_PACKAGES:-$PWD/.cache/packages}"
 PKG="$EMSWEEP_PACKAGES/emodelrunner/sscx_sample_dir"
-if [ -n "${OUT:-}" ]; then
-  mkdir -p "$OUT"
-  OUT="$(cd "$OUT" && pwd)"
-else
-  OUT="$(mktemp -d)"
-  trap 'rm -rf "$OUT"' EXIT
-fi
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+bench_out
 [ -d "$PKG" ] || { echo "sweep_10k: no package at $PKG (scripts/bootstrap.sh)" >&2; exit 1; }
 cargo build --release
-rm -rf "$OUT/pkg"
-cp -r "$PKG" "$OUT/pkg"
-rm "$OUT/pkg/config/config_singlestep.ini"
+sscx_copy "$PKG" "$OUT/pkg"
 python3 - "$OUT/pkg/config/protocols/allsteps.json" <<'PY'
 import json, sys
 path = sys.argv[1]

@@ -36,13 +36,9 @@ PKG="$EMSWEEP_PACKAGES/emodelrunner/sscx_sample_dir"
 EMODEL=cADpyr_L4UPC
 PROTOCOL=Step_150
 EMSWEEP=target/release/emsweep
-if [ -n "${OUT:-}" ]; then
-  mkdir -p "$OUT"
-  OUT="$(cd "$OUT" && pwd)"
-else
-  OUT="$(mktemp -d)"
-  trap 'rm -rf "$OUT"' EXIT
-fi
+# shellcheck source=benches/lib.sh
+source benches/lib.sh
+bench_out
 [ -d "$PKG" ] || { echo "sweep_vs_neuron: no package at $PKG (scripts/bootstrap.sh)" >&2; exit 1; }
 [ -x "$PYTHON" ] || { echo "sweep_vs_neuron: no $PYTHON (tests/reference/setup_venv.sh)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "sweep_vs_neuron: /usr/bin/time is needed (apt-get install time)" >&2; exit 1; }
@@ -71,12 +67,8 @@ timed() {
 # 1. build first, so that compiling overlaps nothing that is timed
 cargo build --release
 
-# The package without config_singlestep.ini: its singlestep.json repeats Step_150 (as
-# `Step_150@singlestep`, which `--protocols Step_150` selects too), so emsweep would simulate
-# every lane twice while NEURON's side runs the protocol once.
-rm -rf "$OUT/package"
-cp -r "$PKG" "$OUT/package"
-rm -f "$OUT/package/config/config_singlestep.ini"
+# the package without its duplicate Step_150 (benches/lib.sh)
+sscx_copy "$PKG" "$OUT/package"
 PKG="$OUT/package"
 
 # 2. the population

@@ -29,7 +29,9 @@ pub struct RunReport {
     /// Settings that change results (dt override, lanes per batch, ...), by name.
     pub settings: BTreeMap<String, String>,
     pub emodels: Vec<EModelRun>,
-    /// Wall-clock time of the run's phases [s], by phase (`read`, `compile`, `simulate`, ...).
+    /// Time of the run's phases [s], by phase (`read`, `compile`, `simulate`, ...): wall clock,
+    /// except `search` and `simulate`, which add up the chunks run side by side on several
+    /// threads and can then exceed `total`.
     pub timings_s: BTreeMap<String, f64>,
     pub failures: Vec<Failure>,
     /// Which lanes this run ran, when it is one shard of a sweep (`--shard K/N`).

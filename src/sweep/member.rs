@@ -421,3 +421,57 @@ pub fn build<'e>(
         matched,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fresh() -> Tally {
+        Tally::new(ProtocolRun {
+            name: "Step_150".into(),
+            status: RunStatus::Skipped,
+            tstop_ms: 0.0,
+            dt_ms: 0.025,
+            samples: 0,
+            recordings: Vec::new(),
+            failed_lanes: Vec::new(),
+            wall_s: 0.0,
+            note: None,
+            holding_current_na: None,
+            threshold_current_na: None,
+        })
+    }
+
+    /// What chunk A (lanes 0, 1; lane 1 fails) and chunk B (lanes 2, 3; lane 3 fails for another
+    /// reason, and B sets the duration and recordings) do to a tally.
+    fn chunk_a(t: &mut Tally) {
+        t.note_ok();
+        t.note_failure(1, "first reason");
+    }
+    fn chunk_b(t: &mut Tally) {
+        t.run.tstop_ms = 300.0;
+        t.run.samples = 12001;
+        t.run.recordings = vec!["soma.v".into()];
+        t.note_ok();
+        t.note_failure(3, "second reason");
+    }
+
+    #[test]
+    fn chunks_absorbed_in_order_equal_chunks_run_in_order() {
+        let mut sequential = fresh();
+        chunk_a(&mut sequential);
+        chunk_b(&mut sequential);
+
+        let mut merged = fresh();
+        let base = merged.blank();
+        let (mut a, mut b) = (base.clone(), base.clone());
+        chunk_b(&mut b);
+        chunk_a(&mut a);
+        merged.absorb(&base, a);
+        merged.absorb(&base, b);
+
+        assert_eq!(merged.run, sequential.run);
+        assert_eq!(merged.first_reason.as_deref(), Some("first reason"));
+        assert_eq!(merged.finish(), sequential.finish());
+    }
+}
